@@ -1,0 +1,38 @@
+# `make demo` and `make test` each set up .venv (and the SoundFonts) on a fresh clone, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SF2 := /usr/share/sounds/sf2
+
+.PHONY: demo test bench soundfonts clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps tinysoundfont
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+# Debian's FluidR3 (train/validation) and TimGM6mb (test) fonts when running as root; otherwise the
+# renderer falls back to the TimGM6mb copy inside the pretty_midi wheel.
+soundfonts:
+	@if [ -f $(SF2)/FluidR3_GM.sf2 ] && [ -f $(SF2)/TimGM6mb.sf2 ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluid-soundfont-gm timgm6mb-soundfont >/dev/null) \
+		|| echo "apt-get failed: falling back to pretty_midi's TimGM6mb"; \
+	else echo "not root: falling back to pretty_midi's TimGM6mb"; fi
+
+demo: $(STAMP) soundfonts
+	$(PY) -m instrid render --size small --out data/small
+	$(PY) -m instrid features --data data/small
+	$(PY) -m instrid summary --data data/small --png demo/features.png
+
+test: $(STAMP) soundfonts
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/pitch.py
+
+clean:
+	rm -rf data demo .pytest_cache

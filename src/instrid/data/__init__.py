@@ -1,0 +1,23 @@
+"""Datasets: readers for the published layouts and the rendered default dataset."""
+
+from .layouts import (
+    Clip,
+    load_dataset,
+    read_folders,
+    read_irmas_test,
+    read_irmas_train,
+    read_metadata,
+    read_nsynth,
+)
+from .render import render_dataset
+
+__all__ = [
+    "Clip",
+    "load_dataset",
+    "read_folders",
+    "read_irmas_test",
+    "read_irmas_train",
+    "read_metadata",
+    "read_nsynth",
+    "render_dataset",
+]

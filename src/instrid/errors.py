@@ -1,0 +1,30 @@
+"""One exception hierarchy: every message names the file or value at fault and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InstridError(Exception):
+    """Base class of every error instrid raises on purpose."""
+
+
+class ParameterError(InstridError, ValueError):
+    """A parameter value is out of its valid range."""
+
+
+class AudioError(InstridError):
+    """An audio file cannot be used: missing, corrupt, empty, too short, non-finite, bad layout."""
+
+    def __init__(self, path: str | Path, reason: str, fix: str = ""):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}" + (f" ({fix})" if fix else ""))
+
+
+class DataError(InstridError):
+    """A dataset folder or metadata file does not match the layout it claims."""
+
+
+class SilentAudioWarning(UserWarning):
+    """The audio is digital silence: features are computed, but carry no information."""

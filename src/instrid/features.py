@@ -1,0 +1,197 @@
+"""Features of both papers: log-mel spectrograms, the binary pYIN pitch mask and its variants.
+
+Cross-attention paper (section 3.2): 44.1 kHz, 50 ms window, 10 ms hop, 128 mel bands in dB; a binary
+mask with a 1 in the mel bin holding the pYIN f0 (C2–C7) of each voiced frame; the masked
+("predominant") spectrogram ``mel_db * mask``. The paper says a 3 s clip gives "around 100 frames",
+but 3 s at a 10 ms hop is 300; its Table 2 (input 1 x 128 x 100) is followed: one model input is
+``INPUT_FRAMES`` = 100 frames = 1.0 s, and a 3 s clip yields three of them.
+
+HSSANet (step 3): ``log(mel + eps)`` at its own rate (16 kHz here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.ndimage
+
+from .errors import ParameterError
+from .pitch import pyin
+
+
+@dataclass(frozen=True)
+class MelSpec:
+    """A log-mel front end. Every field is part of the feature-store key."""
+
+    sample_rate: int  # Hz
+    win_length: int  # samples per STFT window
+    hop_length: int  # samples between frames
+    n_mels: int  # mel bands
+    n_fft: int  # FFT size >= win_length (the window is zero-padded); even, so frames are 1 + n // hop
+    fmin: float = 0.0  # Hz, lowest mel band edge
+    fmax: float | None = None  # Hz, highest mel band edge (None: Nyquist)
+    scale: str = "db"  # "db": 10*log10(power) (cross-attention); "log": log(power + log_eps) (HSSANet)
+    log_eps: float = 1e-6  # HSSANet's epsilon, used when scale == "log"
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+
+# Cross-attention network (and the pitch mask): 50 ms / 10 ms at 44.1 kHz.
+SAMPLE_RATE = 44_100
+WIN_LENGTH = 2_205  # 50 ms
+HOP_LENGTH = 441  # 10 ms
+N_MELS = 128
+N_FFT = 4_096  # 50 ms window zero-padded: an even size keeps centred frames on pYIN's grid
+INPUT_SECONDS = 1.0
+INPUT_FRAMES = int(INPUT_SECONDS * SAMPLE_RATE / HOP_LENGTH)  # 100: Table 2's 1 x 128 x 100
+assert INPUT_FRAMES * HOP_LENGTH == INPUT_SECONDS * SAMPLE_RATE
+CROSS_ATTENTION_MEL = MelSpec(SAMPLE_RATE, WIN_LENGTH, HOP_LENGTH, N_MELS, N_FFT)
+
+# HSSANet: 16 kHz, 64 ms window, 16 ms hop, natural log with epsilon.
+HSSANET_MEL = MelSpec(16_000, 1_024, 256, 128, 1_024, fmin=30.0, scale="log")
+
+# Han et al. 2017 baseline: 22.05 kHz, 128 mels, 1 s = 43 frames.
+HAN_MEL = MelSpec(22_050, 1_024, 512, 128, 1_024)
+
+# pYIN search range: C2 to C7, as in the cross-attention paper.
+PYIN_FMIN = float(librosa.note_to_hz("C2"))  # 65.4 Hz
+PYIN_FMAX = float(librosa.note_to_hz("C7"))  # 2093.0 Hz
+PYIN_FRAME_LENGTH = 2_048  # 46 ms at 44.1 kHz: more than one period of C2 (675 samples), as pYIN needs
+
+
+def log_mel(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
+    """Log-mel spectrogram of mono audio sampled at ``spec.sample_rate``.
+
+    Frames are centred: frame t covers ``y[t*hop - win/2 : t*hop + win/2]``, so a clip of n samples has
+    ``1 + n // hop`` frames, aligned with ``pitch_track``.
+
+    Returns
+    -------
+    mel : np.ndarray [shape=(spec.n_mels, 1 + n // spec.hop_length), dtype=float32]
+        dB re 1.0 (floor -100 dB) when ``spec.scale == "db"``; ``log(power + eps)`` when "log".
+    """
+    power = librosa.feature.melspectrogram(
+        y=y,
+        sr=spec.sample_rate,
+        n_fft=spec.n_fft,
+        win_length=spec.win_length,
+        hop_length=spec.hop_length,
+        n_mels=spec.n_mels,
+        fmin=spec.fmin,
+        fmax=spec.fmax,
+        power=2.0,
+    )
+    if spec.scale == "db":
+        return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+    if spec.scale == "log":
+        return np.log(power + spec.log_eps).astype(np.float32)
+    raise ParameterError(f"MelSpec.scale must be 'db' or 'log', got {spec.scale!r}")
+
+
+@dataclass(frozen=True)
+class PitchTrack:
+    f0: np.ndarray  # (T,) Hz, NaN where unvoiced
+    voiced: np.ndarray  # (T,) bool
+    voiced_prob: np.ndarray  # (T,) in [0, 1]
+
+
+def pitch_track(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> PitchTrack:
+    """pYIN f0 in C2–C7 on the frame grid of ``log_mel(y, spec)`` (same hop, centred frames)."""
+    f0, voiced, voiced_prob = pyin(
+        y,
+        fmin=PYIN_FMIN,
+        fmax=PYIN_FMAX,
+        sr=spec.sample_rate,
+        frame_length=PYIN_FRAME_LENGTH,
+        hop_length=spec.hop_length,
+    )
+    return PitchTrack(f0.astype(np.float32), voiced, voiced_prob.astype(np.float32))
+
+
+def mel_bin_of(frequency_hz: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
+    """Index of the mel band containing each frequency: the band whose centre is nearest on the mel scale.
+
+    Band b spans the mel-scale midpoints between its centre and its neighbours'. Returns int64, same shape.
+    """
+    edges = librosa.mel_frequencies(spec.n_mels + 2, fmin=spec.fmin, fmax=spec.fmax or spec.sample_rate / 2)
+    centres = librosa.hz_to_mel(edges[1:-1])  # (n_mels,) band centres, mel scale
+    boundaries = (centres[1:] + centres[:-1]) / 2
+    return np.searchsorted(boundaries, librosa.hz_to_mel(np.asarray(frequency_hz, dtype=np.float64)))
+
+
+def pitch_mask(f0: np.ndarray, voiced: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
+    """The paper's binary pitch mask: in each voiced frame, 1 in the mel band holding f0.
+
+    Returns
+    -------
+    mask : np.ndarray [shape=(spec.n_mels, T), dtype=float32], one or zero 1s per column
+    """
+    mask = np.zeros((spec.n_mels, len(f0)), dtype=np.float32)
+    frames = np.flatnonzero(voiced & np.isfinite(f0))
+    mask[mel_bin_of(f0[frames], spec), frames] = 1.0
+    return mask
+
+
+def clean_pitch_mask(
+    track: PitchTrack,
+    spec: MelSpec = CROSS_ATTENTION_MEL,
+    *,
+    median_frames: int = 5,
+    voicing_threshold: float = 0.5,
+    min_run_frames: int = 5,
+) -> np.ndarray:
+    """The paper's "clean" mask: the pitch mask after three repairs of pYIN's typical errors.
+
+    1. threshold smoothing: a frame is voiced when the voiced probability, averaged over
+       ``median_frames`` frames, reaches ``voicing_threshold`` and pYIN called it voiced;
+    2. median filtering: the mel band of f0 is median-filtered over ``median_frames`` frames within each
+       voiced run, removing octave jumps and one-frame glitches;
+    3. isolated activations — voiced runs shorter than ``min_run_frames`` (50 ms) — are removed.
+
+    Returns the mask, shape (spec.n_mels, T), float32.
+    """
+    smooth_prob = scipy.ndimage.uniform_filter1d(track.voiced_prob, median_frames, mode="nearest")
+    voiced = track.voiced & (smooth_prob >= voicing_threshold)
+    bins = np.full(len(voiced), -1)
+    runs = scipy.ndimage.find_objects(scipy.ndimage.label(voiced)[0])
+    for (run,) in runs:
+        if run.stop - run.start < min_run_frames:
+            continue
+        run_bins = mel_bin_of(track.f0[run], spec)
+        bins[run] = scipy.ndimage.median_filter(run_bins, size=median_frames, mode="nearest")
+    mask = np.zeros((spec.n_mels, len(voiced)), dtype=np.float32)
+    frames = np.flatnonzero(bins >= 0)
+    mask[bins[frames], frames] = 1.0
+    return mask
+
+
+def masked_spectrogram(mel_db: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The paper's predominant spectrogram: ``mel_db * mask``, element-wise in the dB domain.
+
+    Note the paper's choice: unmasked cells become 0 dB, which is *louder* than the typically negative
+    dB values of the masked-in cells; the network learns with that convention.
+    """
+    return mel_db * mask
+
+
+def noisy_mask(mask: np.ndarray, *, std: float, rng: np.random.Generator) -> np.ndarray:
+    """Training-time augmentation: the mask plus Gaussian noise N(0, std^2), float32, same shape."""
+    if std < 0:
+        raise ParameterError(f"mask noise std must be >= 0, got {std}")
+    return (mask + rng.normal(0.0, std, size=mask.shape)).astype(np.float32)
+
+
+def input_windows(n_frames: int, *, size: int = INPUT_FRAMES, hop: int = INPUT_FRAMES) -> np.ndarray:
+    """Start frames of the model inputs cut from a clip of ``n_frames`` frames.
+
+    Windows of ``size`` frames every ``hop`` frames that fit entirely inside the clip; a clip shorter than
+    one window gives one window at 0 (the caller pads it). Training uses hop = size (3 s -> 3 inputs);
+    the IRMAS evaluation protocol uses hop = size // 2.
+    """
+    if size <= 0 or hop <= 0:
+        raise ParameterError(f"window size and hop must be > 0, got size={size}, hop={hop}")
+    return np.arange(0, max(n_frames - size, 0) + 1, hop)

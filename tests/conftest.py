@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+import soundfile
+
+SR = 44_100
+
+
+def tone(freq: float, seconds: float = 1.0, sr: int = SR, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture
+def write_audio(tmp_path):
+    """write_audio(name, samples, sr=SR, **soundfile_kwargs) -> path of the written file."""
+
+    def write(name, samples, sr=SR, **kwargs):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(path, samples, sr, **kwargs)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """The rendered `tiny` dataset (114 clips, a few seconds to render), shared by the whole session."""
+    from instrid.data import render_dataset
+
+    out = tmp_path_factory.mktemp("tiny")
+    clips = render_dataset(out, size="tiny", seed=0, progress=False)
+    return out, clips

@@ -1,0 +1,21 @@
+import subprocess
+import sys
+
+from instrid.cli import main
+
+
+def test_render_features_summary_end_to_end(tiny_dataset, tmp_path, capsys):
+    root, clips = tiny_dataset
+    assert main(["features", "--data", str(root), "--cache", str(tmp_path / "f"), "--workers", "2"]) == 0
+    assert main(["summary", "--data", str(root), "--cache", str(tmp_path / "f"), "--png", str(tmp_path / "x.png")]) == 0
+    out = capsys.readouterr().out
+    assert f"features of {len(clips)} clips" in out and "voiced mix" in out
+    assert (tmp_path / "x.png").stat().st_size > 10_000
+
+
+def test_bad_input_exits_nonzero_with_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "instrid", "features", "--data", str(tmp_path / "missing")], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "instrid render" in result.stderr

@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile
+from conftest import tone
+
+from instrid.data import load_dataset, read_folders, read_irmas_test, read_irmas_train, read_nsynth
+from instrid.data.render import SIZES, is_unseen_pitch, plan_dataset, render_clip, soundfonts
+from instrid.errors import DataError
+from instrid.labels import IRMAS_CLASSES
+
+
+def test_irmas_training_layout(tmp_path, write_audio):
+    write_audio("IRMAS-TrainingData/cel/[cel][cla]0001__1.wav", tone(220))
+    write_audio("IRMAS-TrainingData/gel/[gel][dru][pop_roc]0829__2.wav", tone(330))
+    write_audio("IRMAS-TrainingData/gel/README.txt.wav", tone(330))
+    clips = read_irmas_train(tmp_path / "IRMAS-TrainingData")
+    by_name = {c.path.name: c for c in clips}
+    assert [c.labels for c in clips] == [("cel",), ("gel",), ("gel",)]
+    assert by_name["[cel][cla]0001__1.wav"].details["tags"] == ["cel", "cla"]
+    assert by_name["[gel][dru][pop_roc]0829__2.wav"].details == {"tags": ["gel", "dru", "pop_roc"], "drums": True, "genre": "pop_roc"}
+    assert by_name["README.txt.wav"].details == {"tags": []}
+    assert load_dataset(tmp_path / "IRMAS-TrainingData") == clips
+
+
+def test_irmas_testing_layout_strips_trailing_tabs(tmp_path, write_audio):
+    write_audio("IRMAS-TestingData-Part1/Part1/song-1.wav", tone(220, 5.0))
+    (tmp_path / "IRMAS-TestingData-Part1/Part1/song-1.txt").write_text("gel\t\nvoi \n\n")
+    write_audio("IRMAS-TestingData-Part2/x/song-2.wav", tone(220, 5.0))
+    (tmp_path / "IRMAS-TestingData-Part2/x/song-2.txt").write_text("pia\t\n")
+    clips = read_irmas_test(tmp_path)
+    assert [c.labels for c in clips] == [("gel", "voi"), ("pia",)]
+    assert all(c.split == "test" for c in clips) and load_dataset(tmp_path) == clips
+    (tmp_path / "IRMAS-TestingData-Part2/x/song-2.txt").write_text("drums\n")
+    with pytest.raises(DataError, match="unknown class code"):
+        read_irmas_test(tmp_path)
+
+
+def test_nsynth_layout(tmp_path, write_audio):
+    for folder, name, family in (("nsynth-train", "guitar_acoustic_001-060-100", "guitar"), ("nsynth-test", "flute_synthetic_000-070-050", "flute")):
+        write_audio(f"{folder}/audio/{name}.wav", tone(262, 4.0, sr=16_000), sr=16_000)
+        meta = {name: {"instrument_family_str": family, "pitch": 60, "velocity": 100, "instrument_str": name[:-8]}}
+        (tmp_path / folder / "examples.json").write_text(json.dumps(meta))
+    clips = read_nsynth(tmp_path)
+    assert {(c.split, c.labels) for c in clips} == {("train", ("guitar",)), ("test", ("flute",))}
+    assert all(c.path.is_file() for c in clips) and clips[0].details["pitch"] == 60
+    assert load_dataset(tmp_path) == clips
+
+
+def test_folder_per_class_layout(tmp_path, write_audio):
+    write_audio("mine/banjo/a.flac", tone(300), format="FLAC")
+    write_audio("mine/kazoo/b.wav", tone(300))
+    clips = read_folders(tmp_path / "mine")
+    assert [(c.clip_id, c.labels) for c in clips] == [("banjo_a", ("banjo",)), ("kazoo_b", ("kazoo",))]
+    with pytest.raises(DataError, match="no audio found"):
+        read_folders(tmp_path / "mine" / "banjo")
+    with pytest.raises(DataError, match="instrid render"):
+        load_dataset(tmp_path / "absent")
+
+
+def test_rendered_dataset_layout_splits_and_labels(tiny_dataset):
+    root, clips = tiny_dataset
+    assert load_dataset(root) == clips
+    per_class = SIZES["tiny"]["per_class"]
+    for code in IRMAS_CLASSES:
+        for task in ("solo", "mix"):
+            for split, n in per_class.items():
+                assert sum(c.labels == (code,) and c.task == task and c.split == split for c in clips) == n
+    assert all(c.source == ("timgm" if c.split == "test" else "fluid") for c in clips)
+    long_clips = [c for c in clips if c.task == "mix-long"]
+    assert long_clips and all(5 <= soundfile.info(c.path).duration <= 20 for c in long_clips)
+    for c in clips:
+        assert soundfile.info(c.path).samplerate == 44_100
+    solo_pitches = {c.split: set() for c in clips}
+    for c in clips:
+        if c.task == "solo":
+            solo_pitches[c.split] |= set(c.details["pitches"])
+    assert not any(is_unseen_pitch(p) for p in solo_pitches["train"] | solo_pitches["validation"])
+    assert all(is_unseen_pitch(p) for p in solo_pitches["test-unseen"])
+
+
+def test_render_is_deterministic_for_a_seed(tmp_path):
+    fonts = soundfonts()
+    first = plan_dataset(tmp_path, size="tiny", seed=3, augment_prob=0.5)
+    again = plan_dataset(tmp_path, size="tiny", seed=3, augment_prob=0.5)
+    other = plan_dataset(tmp_path, size="tiny", seed=4, augment_prob=0.5)
+    picked = [i for i, p in enumerate(first) if p.augment_seed is not None][:1] + [0, len(first) - 1]
+    for i in picked:
+        a = render_clip(first[i], fonts)
+        render_clip(other[i], fonts)  # the synthesiser state left by another clip must not leak
+        assert np.array_equal(a, render_clip(again[i], fonts))
+        assert not np.array_equal(a, render_clip(other[i], fonts))
+        assert 0.89 < np.max(np.abs(a)) <= 0.9 + 1e-6
