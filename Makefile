@@ -26,7 +26,7 @@ soundfonts:
 demo: $(STAMP) soundfonts
 	$(PY) -m instrid render --size small --out data/small
 	$(PY) -m instrid features --data data/small
-	$(PY) -m instrid summary --data data/small --png demo/features.png
+	$(PY) -m instrid summary --data data/small --png demo/features.png --clip mix-train-vio-00000
 
 test: $(STAMP) soundfonts
 	$(PY) -m pytest -q

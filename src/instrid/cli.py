@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import InstridError
+from .errors import DataError, InstridError
 
 
 def _render(args) -> None:
@@ -46,7 +46,9 @@ def _summary(args) -> None:
     packed = _feature_store(args).open()
     print(summary_table(clips, packed))
     if args.png and packed.f0 is not None:
-        shown = next((c for c in clips if c.task == "mix" and c.clip_id in packed), next(c for c in clips if c.clip_id in packed))
+        shown = next((c for c in clips if c.clip_id == args.clip), None) if args.clip else next(c for c in clips if c.clip_id in packed)
+        if shown is None or shown.clip_id not in packed:
+            raise DataError(f"--clip {args.clip}: no clip with features of that id in {args.data}; ids are in metadata.csv")
         plot_clip(packed, shown, Path(args.png))
         print(f"figure: {args.png}")
 
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
         else:
             p.add_argument("--png", type=Path, default=None, help="also draw one clip's mel, mask and masked spectrogram")
+            p.add_argument("--clip", default=None, help="the clip id to draw (default: the first)")
         p.set_defaults(run=run)
     return parser
 

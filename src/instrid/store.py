@@ -57,7 +57,7 @@ def extract_clip(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarra
     out = {"mel": features.log_mel(y, config.mel)}
     if config.pitch:
         track = features.pitch_track(y, config.mel)
-        out["f0"] = np.where(track.voiced, track.f0, np.nan).astype(np.float32)
+        out["f0"] = track.f0  # NaN where unvoiced
         out["voiced_prob"] = track.voiced_prob
     return out
 
