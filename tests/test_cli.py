@@ -11,6 +11,8 @@ def test_render_features_summary_end_to_end(tiny_dataset, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"features of {len(clips)} clips" in out and "voiced mix" in out
     assert (tmp_path / "x.png").stat().st_size > 10_000
+    assert main(["summary", "--data", str(root), "--cache", str(tmp_path / "f"), "--png", str(tmp_path / "y.png"), "--clip", "nope"]) == 1
+    assert "--clip nope" in capsys.readouterr().err and not (tmp_path / "y.png").exists()
 
 
 def test_bad_input_exits_nonzero_with_one_line(tmp_path):

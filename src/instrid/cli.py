@@ -45,10 +45,13 @@ def _summary(args) -> None:
     clips = load_dataset(args.data)
     packed = _feature_store(args).open()
     print(summary_table(clips, packed))
-    if args.png and packed.f0 is not None:
-        shown = next((c for c in clips if c.clip_id == args.clip), None) if args.clip else next(c for c in clips if c.clip_id in packed)
-        if shown is None or shown.clip_id not in packed:
-            raise DataError(f"--clip {args.clip}: no clip with features of that id in {args.data}; ids are in metadata.csv")
+    if args.png:
+        if packed.f0 is None:
+            raise DataError("--png draws the pitch mask, which --hssanet features do not have; drop one of the two")
+        clip_id = args.clip or packed.clip_ids[0]
+        shown = next((c for c in clips if c.clip_id == clip_id and c.clip_id in packed), None)
+        if shown is None:
+            raise DataError(f"--clip {clip_id}: no clip with features of that id in {args.data}; ids are in metadata.csv")
         plot_clip(packed, shown, Path(args.png))
         print(f"figure: {args.png}")
 

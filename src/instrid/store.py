@@ -153,6 +153,10 @@ class PackedFeatures:
     def __contains__(self, clip_id: str) -> bool:
         return clip_id in self._span
 
+    def n_frames(self, clip_id: str) -> int:
+        start, stop = self._span[clip_id]
+        return stop - start
+
     def clip(self, clip_id: str) -> dict[str, np.ndarray]:
         """``mel`` (n_mels, T) and, with pitch, ``f0``, ``voiced`` and ``voiced_prob`` (T,) of one clip."""
         start, stop = self._span[clip_id]

@@ -44,8 +44,9 @@ def summary_table(clips: list[Clip], packed: PackedFeatures) -> str:
         labels = Counter(len(c.labels) for c in long_clips)
         lines.append(f"mix-long excerpts: {len(long_clips)}, labels per excerpt " + ", ".join(f"{k}: {v}" for k, v in sorted(labels.items())))
     spec = packed.config.mel
-    n_frames = sum(packed.clip(cid)["mel"].shape[1] for cid in packed.clip_ids)
-    n_inputs = sum(len(features.input_windows(packed.clip(cid)["mel"].shape[1])) for cid in packed.clip_ids)
+    lengths = [packed.n_frames(cid) for cid in packed.clip_ids]
+    n_frames = sum(lengths)
+    n_inputs = sum(len(features.input_windows(n)) for n in lengths)
     lines.append(
         f"features: {len(packed)} clips, {n_frames} frames of {spec.n_mels} mel bands at {spec.frames_per_second:.0f} frames/s; "
         f"{n_inputs} model inputs of mel/mask/pred_spec 1 x {spec.n_mels} x {features.INPUT_FRAMES}"
