@@ -43,7 +43,7 @@ def test_resume_skips_done_clips_and_key_follows_parameters(tmp_path, clips):
     done = store.clip_file("a").stat().st_mtime_ns
     store.extract(clips, workers=2, progress=False)  # "a" is not redone
     assert store.clip_file("a").stat().st_mtime_ns == done and store.clip_file("b").exists()
-    hssanet = FeatureStore(tmp_path / "cache", FeatureConfig(features.HSSANET_MEL, pitch=False))
+    hssanet = FeatureStore(tmp_path / "cache", FeatureConfig(features.HSSANET_MEL, pitch=False, preprocess=True))
     assert hssanet.dir != store.dir and not hssanet.clip_file("a").exists()
     with pytest.raises(DataError, match="instrid features"):
         hssanet.open()

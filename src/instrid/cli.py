@@ -20,7 +20,7 @@ def _feature_store(args):
     from . import features
     from .store import FeatureConfig, FeatureStore
 
-    config = FeatureConfig(features.HSSANET_MEL, pitch=False) if args.hssanet else FeatureConfig()
+    config = FeatureConfig(features.HSSANET_MEL, pitch=False, preprocess=True) if args.hssanet else FeatureConfig()
     return FeatureStore(args.cache or Path(args.data) / "features", config)
 
 

@@ -7,6 +7,10 @@ but 3 s at a 10 ms hop is 300; its Table 2 (input 1 x 128 x 100) is followed: on
 ``INPUT_FRAMES`` = 100 frames = 1.0 s, and a 3 s clip yields three of them.
 
 HSSANet (step 3): ``log(mel + eps)`` at its own rate (16 kHz here).
+
+Front ends are small frozen dataclasses (``MelSpec``, ``WaveSpec``, ``DescriptorSpec``): each names the
+array it produces (``field``), its rows (``dim``) and computes ``(dim, T)`` frames from mono audio, so the
+feature store and the models treat them alike.
 """
 
 from __future__ import annotations
@@ -35,9 +39,91 @@ class MelSpec:
     scale: str = "db"  # "db": 10*log10(power) (cross-attention); "log": log(power + log_eps) (HSSANet)
     log_eps: float = 1e-6  # HSSANet's epsilon, used when scale == "log"
 
+    field = "mel"
+
     @property
     def frames_per_second(self) -> float:
         return self.sample_rate / self.hop_length
+
+    @property
+    def dim(self) -> int:
+        return self.n_mels
+
+    @property
+    def min_samples(self) -> int:
+        return self.win_length
+
+    @property
+    def floor(self) -> float:
+        """The value of silence, used to pad windows past a clip's end."""
+        return -100.0 if self.scale == "db" else float(np.log(self.log_eps))
+
+    def frames(self, y: np.ndarray) -> np.ndarray:
+        return log_mel(y, self)
+
+
+@dataclass(frozen=True)
+class WaveSpec:
+    """The waveform itself, cut into rows of ``hop_length`` samples (for WaveNet): frame t holds
+    ``y[t*hop : (t+1)*hop]``, the last one zero-padded. A window of n frames is n * hop samples."""
+
+    sample_rate: int
+    hop_length: int
+    field = "wave"
+    floor = 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    @property
+    def dim(self) -> int:
+        return self.hop_length
+
+    @property
+    def min_samples(self) -> int:
+        return self.hop_length
+
+    def frames(self, y: np.ndarray) -> np.ndarray:
+        n_frames = -(-len(y) // self.hop_length)
+        padded = np.zeros(n_frames * self.hop_length, dtype=np.float32)
+        padded[: len(y)] = y
+        return padded.reshape(n_frames, self.hop_length).T.copy()  # (hop, T)
+
+
+@dataclass(frozen=True)
+class DescriptorSpec:
+    """Frame-wise hand-crafted descriptors of the cross-attention paper's classical baselines:
+    13 MFCCs, spectral centroid, bandwidth, RMS, roll-off (85 %) and 12 chroma bins (29 rows)."""
+
+    sample_rate: int = 22_050
+    n_fft: int = 2_048
+    hop_length: int = 512
+    field = "descriptors"
+    floor = 0.0
+    dim = 29
+
+    @property
+    def min_samples(self) -> int:
+        return self.n_fft
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def frames(self, y: np.ndarray) -> np.ndarray:
+        kw = dict(sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length)
+        power = np.abs(librosa.stft(y, n_fft=self.n_fft, hop_length=self.hop_length)) ** 2  # (1 + n_fft/2, T)
+        mel_db = librosa.power_to_db(librosa.feature.melspectrogram(S=power, **kw))
+        rows = [
+            librosa.feature.mfcc(S=mel_db, n_mfcc=13),
+            librosa.feature.spectral_centroid(S=np.sqrt(power), **kw),
+            librosa.feature.spectral_bandwidth(S=np.sqrt(power), **kw),
+            librosa.feature.rms(S=np.sqrt(power), frame_length=self.n_fft, hop_length=self.hop_length),
+            librosa.feature.spectral_rolloff(S=np.sqrt(power), **kw),
+            librosa.feature.chroma_stft(S=power, **kw),
+        ]
+        return np.concatenate(rows).astype(np.float32)  # (29, T)
 
 
 # Cross-attention network (and the pitch mask): 50 ms / 10 ms at 44.1 kHz.
@@ -56,6 +142,15 @@ HSSANET_MEL = MelSpec(16_000, 1_024, 256, 128, 1_024, fmin=30.0, scale="log")
 
 # Han et al. 2017 baseline: 22.05 kHz, 128 mels, 1 s = 43 frames.
 HAN_MEL = MelSpec(22_050, 1_024, 512, 128, 1_024)
+
+# VGGish's own front end: 16 kHz, 25 ms window, 10 ms hop, 64 mels 125-7500 Hz, log(mel + 0.01); 96 frames.
+VGGISH_MEL = MelSpec(16_000, 400, 160, 64, 512, fmin=125.0, fmax=7_500.0, scale="log", log_eps=0.01)
+
+# WaveNet baseline: the 16 kHz waveform in rows of 256 samples (HSSANet's hop), so 2 s = 125 rows.
+WAVENET_WAVE = WaveSpec(16_000, 256)
+
+# Classical baselines: frame-wise descriptors at 22.05 kHz (43 frames/s).
+DESCRIPTORS = DescriptorSpec()
 
 # pYIN search range: C2 to C7, as in the cross-attention paper.
 PYIN_FMIN = float(librosa.note_to_hz("C2"))  # 65.4 Hz

@@ -4,10 +4,11 @@ Layout, under ``root/<key>/`` where ``key`` hashes the feature parameters (so ch
 starts a new store instead of mixing old and new features)::
 
     config.json          the parameters behind the key
-    clips/<id>.npz       per clip: mel (n_mels, T) float32, f0 (T,), voiced_prob (T,) — written
+    clips/<id>.npz       per clip: the front end's frames (dim, T) float32 — ``mel``, ``wave`` or
+                         ``descriptors`` — and with pitch f0 (T,), voiced_prob (T,); written
                          atomically (temporary file + rename): a killed run resumes at the next clip
     packed/              all clips concatenated along time, for training:
-        mel.npy          (total_frames, n_mels) float32, memory-mapped
+        mel.npy          (total_frames, dim) float32, memory-mapped (named after the field)
         f0.npy, voiced_prob.npy   (total_frames,) float32
         index.json       clip ids, frame offsets and lengths
     errors.json          clips that could not be read, with the reason
@@ -37,26 +38,43 @@ from . import audio, features
 from .errors import DataError, InstridError
 from .fileio import atomic_write
 
-STORE_VERSION = 1  # bump when the extraction code changes its output
+STORE_VERSION = 2  # bump when the extraction code changes its output
+FrontEnd = features.MelSpec | features.WaveSpec | features.DescriptorSpec
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    mel: features.MelSpec = features.CROSS_ATTENTION_MEL
+    frontend: FrontEnd = features.CROSS_ATTENTION_MEL
     pitch: bool = True  # compute the pYIN track (needed for the mask)
+    preprocess: bool = False  # HSSANet step 2: band-pass 40 Hz-10 kHz and peak normalisation before the front end
+
+    def to_dict(self) -> dict:
+        return {"frontend": {"type": type(self.frontend).__name__, **dataclasses.asdict(self.frontend)},
+                "pitch": self.pitch, "preprocess": self.preprocess}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureConfig:
+        kinds = {k.__name__: k for k in FrontEnd.__args__}
+        params = dict(d["frontend"])
+        frontend = kinds[params.pop("type")](**params)
+        return cls(frontend, d["pitch"], d["preprocess"])
 
     @property
     def key(self) -> str:
-        text = json.dumps({"version": STORE_VERSION, **dataclasses.asdict(self)}, sort_keys=True)
+        text = json.dumps({"version": STORE_VERSION, **self.to_dict()}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def extract_clip(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarray]:
-    """Features of one audio file: ``mel`` (n_mels, T), ``f0`` and ``voiced_prob`` (T,) float32."""
-    y = audio.load_audio(path, sr=config.mel.sample_rate, min_samples=config.mel.win_length)
-    out = {"mel": features.log_mel(y, config.mel)}
+    """Features of one audio file: the front end's frames (dim, T), and with pitch ``f0`` and
+    ``voiced_prob`` (T,), all float32."""
+    spec = config.frontend
+    y = audio.load_audio(path, sr=spec.sample_rate, min_samples=spec.min_samples)
+    if config.preprocess:
+        y = audio.normalize(audio.bandpass(y, sr=spec.sample_rate))
+    out = {spec.field: spec.frames(y)}
     if config.pitch:
-        track = features.pitch_track(y, config.mel)
+        track = features.pitch_track(y, spec)
         out["f0"] = track.f0  # NaN where unvoiced
         out["voiced_prob"] = track.voiced_prob
     return out
@@ -89,7 +107,7 @@ class FeatureStore:
         Runs ``workers`` processes (default: all cores).
         """
         self.dir.mkdir(parents=True, exist_ok=True)
-        config_text = json.dumps(dataclasses.asdict(self.config), indent=1, sort_keys=True)
+        config_text = json.dumps(self.config.to_dict(), indent=1, sort_keys=True)
         atomic_write(self.dir / "config.json", lambda f: f.write(config_text.encode()))
         todo = [(cid, str(p)) for cid, p in clips if not self.clip_file(cid).exists()]
         errors: dict[str, str] = {}
@@ -116,13 +134,14 @@ class FeatureStore:
         """Concatenate the cached clips ``clip_ids`` (those that exist) into the memory-mappable ``packed/``."""
         present = [cid for cid in clip_ids if self.clip_file(cid).exists()]
         loaded = [np.load(self.clip_file(cid)) for cid in present]
-        lengths = [z["mel"].shape[1] for z in loaded]
+        spec = self.config.frontend
+        lengths = [z[spec.field].shape[1] for z in loaded]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist() if lengths else []
         packed = self.dir / "packed"
-        fields = ["mel", "f0", "voiced_prob"] if self.config.pitch else ["mel"]
+        fields = [spec.field, "f0", "voiced_prob"] if self.config.pitch else [spec.field]
         for field in fields:
-            parts = [z[field].T if field == "mel" else z[field] for z in loaded]  # mel as (T, n_mels)
-            empty = np.zeros((0, self.config.mel.n_mels) if field == "mel" else 0, dtype=np.float32)
+            parts = [z[field].T if field == spec.field else z[field] for z in loaded]  # frames as (T, dim)
+            empty = np.zeros((0, spec.dim) if field == spec.field else 0, dtype=np.float32)
             array = np.concatenate(parts) if parts else empty
             atomic_write(packed / f"{field}.npy", lambda f, a=array: np.save(f, a))
         index = {"clip_ids": present, "offsets": offsets, "lengths": lengths}
@@ -143,7 +162,8 @@ class PackedFeatures:
         index = json.loads((packed_dir / "index.json").read_text())
         self.clip_ids: list[str] = index["clip_ids"]
         self._span = {cid: (o, o + n) for cid, o, n in zip(index["clip_ids"], index["offsets"], index["lengths"])}
-        self.mel = np.load(packed_dir / "mel.npy", mmap_mode="r")  # (total_frames, n_mels)
+        self.field = config.frontend.field
+        self.frames = np.load(packed_dir / f"{self.field}.npy", mmap_mode="r")  # (total_frames, dim)
         self.f0 = np.load(packed_dir / "f0.npy", mmap_mode="r") if config.pitch else None
         self.voiced_prob = np.load(packed_dir / "voiced_prob.npy", mmap_mode="r") if config.pitch else None
 
@@ -158,25 +178,26 @@ class PackedFeatures:
         return stop - start
 
     def clip(self, clip_id: str) -> dict[str, np.ndarray]:
-        """``mel`` (n_mels, T) and, with pitch, ``f0``, ``voiced`` and ``voiced_prob`` (T,) of one clip."""
+        """The front end's frames (``mel``, ``wave`` or ``descriptors``: (dim, T)) and, with pitch, ``f0``,
+        ``voiced`` and ``voiced_prob`` (T,) of one clip."""
         start, stop = self._span[clip_id]
-        out = {"mel": np.asarray(self.mel[start:stop]).T}
+        out = {self.field: np.asarray(self.frames[start:stop]).T}
         if self.f0 is not None:
             f0 = np.asarray(self.f0[start:stop])
             out.update(f0=f0, voiced=np.isfinite(f0), voiced_prob=np.asarray(self.voiced_prob[start:stop]))
         return out
 
     def window(self, clip_id: str, start: int, size: int = features.INPUT_FRAMES) -> dict[str, np.ndarray]:
-        """One model input: ``mel``, ``mask`` and ``pred_spec`` (n_mels, size), zero-padded past the clip's end
-        (mel padded with its floor value, -100 dB)."""
+        """One model input of ``size`` frames, padded past the clip's end with the front end's floor (-100 dB
+        for the cross-attention mel): the frames (dim, size) and, with pitch, ``mask`` and ``pred_spec``."""
         clip = self.clip(clip_id)
-        mel = clip["mel"][:, start : start + size]
-        pad = size - mel.shape[1]
-        floor = -100.0 if self.config.mel.scale == "db" else float(np.log(self.config.mel.log_eps))
-        mel = np.pad(mel, ((0, 0), (0, pad)), constant_values=floor)
-        out = {"mel": mel}
+        x = clip[self.field][:, start : start + size]
+        pad = size - x.shape[1]
+        x = np.pad(x, ((0, 0), (0, pad)), constant_values=self.config.frontend.floor)
+        out = {self.field: x}
         if self.f0 is not None:
+            mel = x
             f0 = np.pad(clip["f0"][start : start + size], (0, pad), constant_values=np.nan)
-            mask = features.pitch_mask(f0, np.isfinite(f0), self.config.mel)
+            mask = features.pitch_mask(f0, np.isfinite(f0), self.config.frontend)
             out.update(mask=mask, pred_spec=features.masked_spectrogram(mel, mask))
         return out

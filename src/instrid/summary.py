@@ -43,7 +43,7 @@ def summary_table(clips: list[Clip], packed: PackedFeatures) -> str:
     if long_clips:
         labels = Counter(len(c.labels) for c in long_clips)
         lines.append(f"mix-long excerpts: {len(long_clips)}, labels per excerpt " + ", ".join(f"{k}: {v}" for k, v in sorted(labels.items())))
-    spec = packed.config.mel
+    spec = packed.config.frontend
     lengths = [packed.n_frames(cid) for cid in packed.clip_ids]
     n_frames = sum(lengths)
     n_inputs = sum(len(features.input_windows(n)) for n in lengths)
@@ -64,7 +64,7 @@ def plot_clip(packed: PackedFeatures, clip: Clip, png: Path) -> None:
     window = packed.window(clip.clip_id, 0)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
     panels = [("log-mel (dB)", window["mel"], "magma"), ("pYIN pitch mask", window["mask"], "gray_r"), ("masked spectrogram (mel x mask)", window["pred_spec"], "magma")]
-    seconds = features.INPUT_FRAMES / packed.config.mel.frames_per_second
+    seconds = features.INPUT_FRAMES / packed.config.frontend.frames_per_second
     for ax, (title, image, cmap) in zip(axes, panels):
         shown = ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, extent=(0, seconds, 0, image.shape[0]))
         ax.set_title(title)

@@ -6,6 +6,9 @@
 * NSynth: ``nsynth-{train,valid,test}/examples.json`` + ``audio/NAME.wav``, label = instrument family.
 * Folder per class: ``<root>/<label>/*.{wav,flac,ogg,mp3}``.
 * Rendered (``instrid render``): ``metadata.csv`` beside the audio.
+
+Tasks follow the rendered data's names, so training and evaluation pick clips the same way for every
+layout: IRMAS training excerpts are ``mix``, IRMAS test excerpts ``mix-long``, NSynth notes ``solo``.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ def read_irmas_train(root: str | Path) -> list[Clip]:
                 after = tags[tags.index("dru" if "dru" in tags else "nod") + 1 :]
                 if after:
                     details["genre"] = after[0]
-            clips.append(Clip(_clip_id(root, path), path, (cls,), "train", source="irmas", details=details))
+            clips.append(Clip(_clip_id(root, path), path, (cls,), "train", "mix", "irmas", details))
     if not clips:
         raise DataError(f"{root}: no IRMAS training audio found; expected <root>/<cls>/*.wav with cls in {IRMAS_CLASSES}")
     return clips
@@ -80,7 +83,7 @@ def read_irmas_test(root: str | Path) -> list[Clip]:
         if unknown:
             raise DataError(f"{txt}: unknown class code(s) {unknown}; expected codes from {IRMAS_CLASSES}")
         if labels:
-            clips.append(Clip(_clip_id(root, wav), wav, labels, "test", source="irmas"))
+            clips.append(Clip(_clip_id(root, wav), wav, labels, "test", "mix-long", "irmas"))
     if not clips:
         raise DataError(f"{root}: no IRMAS test excerpts found; expected NAME.wav beside NAME.txt")
     return clips
@@ -105,7 +108,7 @@ def read_nsynth(root: str | Path) -> list[Clip]:
         for name, ex in sorted(examples.items()):
             details = {k: ex[k] for k in ("pitch", "velocity", "instrument_str", "instrument_source_str") if k in ex}
             path = root / folder / "audio" / f"{name}.wav"
-            clips.append(Clip(name, path, (ex["instrument_family_str"],), split, source="nsynth", details=details))
+            clips.append(Clip(name, path, (ex["instrument_family_str"],), split, "solo", "nsynth", details))
     if not clips:
         raise DataError(f"{root}: no NSynth examples.json found under nsynth-{{train,valid,test}}/")
     return clips
