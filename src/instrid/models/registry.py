@@ -1,0 +1,76 @@
+"""Every model by name: its network (or classical classifier), default config, front end and input window.
+
+A model module registers its variants with ``@register``; ``create_model(name)`` builds one and
+``list_models()`` names them all. Every network takes the same batch — a dict of tensors named after the
+front end's fields (``mel`` / ``mask`` (B, 1, F, T), ``wave`` (B, N)) — as keyword arguments, and
+returns logits (B, n_classes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import ParameterError
+from ..store import FeatureConfig
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    build: Callable[[Any], Any]  # config -> nn.Module (or a scikit-learn estimator when kind == "sklearn")
+    config: Any  # the default config dataclass; its fields are the model's sizes
+    features: FeatureConfig  # what the feature store must hold for this model
+    window: int  # frames of the front end per input
+    inputs: tuple[str, ...]  # batch keys the network takes: "mel", "mask", "wave", "descriptors"
+    task: str  # the rendered task it is trained on by default: "mix" (IRMAS-like) or "solo" (NSynth-like)
+    summary: str  # one line for `instrid models`
+    kind: str = "torch"  # "torch" or "sklearn"
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window / self.features.frontend.frames_per_second
+
+    def make_config(self, **overrides):
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self.config)}
+        if unknown:
+            raise ParameterError(f"{self.name} has no setting {sorted(unknown)}; its settings: {dataclasses.asdict(self.config)}")
+        return dataclasses.replace(self.config, **overrides)
+
+
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register(name: str, **fields) -> Callable:
+    """Decorator on a ``config -> model`` builder: ``@register("han2017", config=HanConfig(), ...)``."""
+
+    def wrap(build):
+        MODELS[name] = ModelEntry(name=name, build=build, **fields)
+        return build
+
+    return wrap
+
+
+def get_entry(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise ParameterError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]
+
+
+def create_model(name: str, **overrides):
+    """Build model ``name`` with its default config, changed by ``overrides`` (e.g. ``n_classes=5``)."""
+    entry = get_entry(name)
+    return entry.build(entry.make_config(**overrides))
+
+
+def list_models() -> list[str]:
+    return list(MODELS)
+
+
+def count_parameters(model) -> int | None:
+    """Trainable parameters of a network; None for classical classifiers (sized by the data they fit)."""
+    if not hasattr(model, "parameters"):
+        return None
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
