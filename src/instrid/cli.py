@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
 
-from .errors import DataError, InstridError
+from .errors import DataError, InstridError, ParameterError
 
 
 def _render(args) -> None:
@@ -56,6 +58,72 @@ def _summary(args) -> None:
         print(f"figure: {args.png}")
 
 
+def _models(args) -> None:
+    from .models import MODELS, count_parameters, create_model
+
+    print(f"{'model':<16}{'parameters':>12}  {'task':<5} {'input':<34} description")
+    for name, entry in MODELS.items():
+        n = count_parameters(create_model(name))
+        spec = entry.features.frontend
+        shape = f"{'+'.join(entry.inputs)} {entry.window_seconds:.2f} s @ {spec.sample_rate / 1000:g} kHz"
+        print(f"{name:<16}{'-' if n is None else f'{n:,}':>12}  {entry.task:<5} {shape:<34} {entry.summary}")
+
+
+def _model_settings(pairs: list[str]) -> dict:
+    """--set d_model=64 --set channels=[8,16] -> {"d_model": 64, "channels": [8, 16]} (values are JSON)."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ParameterError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set d_model=64")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
+def _train(args) -> None:
+    from .train import TrainConfig, train
+
+    config = TrainConfig(
+        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        seed=args.seed, patience=args.patience, mask_noise_std=args.mask_noise, task=args.task or "",
+        device=args.device, model_config=_model_settings(args.set),
+    )  # fmt: skip
+    run = train(args.data, args.out, config, cache=args.cache, resume=args.resume, workers=args.workers)
+    if int(os.environ.get("RANK", "0")) == 0:
+        v, theta = run["validation"], run["threshold"]
+        print(
+            f"{run['model']}: best epoch {run['best_epoch']}, validation accuracy {v['val_accuracy']:.1%}, "
+            f"macro F1 {v['val_macro_f1']:.3f}; theta {theta['value']} ({theta['chosen_on']}); run in {args.out}"
+        )
+
+
+def _evaluate(args) -> None:
+    from .checkpoint import write_json
+    from .evaluate import evaluate
+    from .metrics import plot_confusion, table3
+
+    result = evaluate(args.run, args.data, split=args.split, cache=args.cache, device=args.device, workers=args.workers)
+    write_json(args.run / f"evaluation-{args.split}.json", result)
+    if "single_label" in result:
+        plot_confusion(result["single_label"], args.run / f"confusion-{args.split}.png", f"{result['model']} on {args.split}")
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    if "single_label" in result:
+        r = result["single_label"]
+        print(f"{result['model']} on {args.split} ({result['task']}, {r['n']} clips): accuracy {r['accuracy']:.1%}")
+        print(table3(r))
+        print(f"confusion matrix: {args.run / f'confusion-{args.split}.png'}")
+    if "multi_label" in result:
+        r = result["multi_label"]
+        print(f"\nmulti-label excerpts of {args.split} ({r['n']}), theta = {r['threshold']['value']} "
+              f"chosen on {r['threshold']['chosen_on']}:")  # fmt: skip
+        print(table3(r))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instrid", description="Recognise the instruments playing in a recording.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", type=float, default=0.0, metavar="P", help="share of train/validation clips given reverb/EQ/noise")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    p.set_defaults(run=_render)
+    p.set_defaults(handler=_render)
 
     for name, run, text in (
         ("features", _features, "extract and cache features of a dataset"),
@@ -81,14 +149,49 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--png", type=Path, default=None, help="also draw one clip's mel, mask and masked spectrogram")
             p.add_argument("--clip", default=None, help="the clip id to draw (default: the first)")
-        p.set_defaults(run=run)
+        p.set_defaults(handler=run)
+
+    p = commands.add_parser("models", help="list the registered models with their parameter counts")
+    p.set_defaults(handler=_models)
+
+    from .train import OPTIMIZERS, TrainConfig
+
+    d = TrainConfig()
+    p = commands.add_parser("train", help="train a model (the papers' recipe by default); torchrun for several GPUs")
+    p.add_argument("--model", required=True, help="a name from `instrid models`")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder")
+    p.add_argument("--out", required=True, type=Path, help="run folder to create (or continue with --resume)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--patience", type=int, default=d.patience, help="early stopping: epochs without a lower validation loss (0: off)")
+    p.add_argument("--mask-noise", type=float, default=d.mask_noise_std, help="std of the Gaussian noise on the pitch mask")
+    p.add_argument("--task", default=None, help="rendered task to train on (default: the model's, mix or solo)")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a model size, e.g. --set d_model=64")
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its last finished epoch")
+    p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
+    p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
+    p.set_defaults(handler=_train)
+
+    p = commands.add_parser("evaluate", help="evaluate a run on a split: P/R/F1 tables, confusion matrix")
+    p.add_argument("--run", required=True, type=Path, help="run folder from `instrid train`")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder")
+    p.add_argument("--split", default="test")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
+    p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
+    p.set_defaults(handler=_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        args.handler(args)
     except InstridError as err:
         print(f"instrid: error: {err}", file=sys.stderr)
         return 1

@@ -28,3 +28,7 @@ class DataError(InstridError):
 
 class SilentAudioWarning(UserWarning):
     """The audio is digital silence: features are computed, but carry no information."""
+
+
+class CheckpointError(InstridError):
+    """A run folder that is missing, incomplete or holds untrusted objects."""

@@ -1,0 +1,100 @@
+"""From a dataset folder to model inputs: which clips train, validate and test a task, their features
+(extracted once into the feature store), and the windows cut from them.
+
+Windows: training cuts each clip into non-overlapping windows of the model's input length (a 3 s IRMAS
+excerpt gives three 1 s inputs, as in the cross-attention paper); evaluation uses a 50 % hop (Han's protocol).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .data import Clip
+from .errors import DataError
+from .features import input_windows
+from .labels import IRMAS_CLASSES
+from .models import ModelEntry
+from .store import FeatureStore, PackedFeatures
+
+VALIDATION_SHARE = 0.2  # the papers' 80:20 split, used when a dataset has no validation split
+
+
+def task_clips(clips: Sequence[Clip], task: str, split: str, *, single_label: bool = True) -> list[Clip]:
+    """Clips of ``split`` for ``task`` (clips of published layouts without a task count for every task)."""
+    return [c for c in clips if c.split == split and c.task in (task, "") and (len(c.labels) == 1 or not single_label)]
+
+
+def excerpt_clips(clips: Sequence[Clip], split: str) -> list[Clip]:
+    """The variable-length, multi-label excerpts of ``split`` (rendered ``mix-long``, IRMAS test)."""
+    return [c for c in clips if c.split == split and c.task == "mix-long"]
+
+
+def class_list(clips: Sequence[Clip]) -> tuple[str, ...]:
+    """The IRMAS codes in their usual order when every label is one; otherwise the sorted labels."""
+    labels = {label for c in clips for label in c.labels}
+    return IRMAS_CLASSES if labels <= set(IRMAS_CLASSES) else tuple(sorted(labels))
+
+
+def train_validation(clips: Sequence[Clip], task: str, *, seed: int) -> tuple[list[Clip], list[Clip]]:
+    """The training and validation clips of ``task``: the dataset's own validation split when it has one,
+    otherwise a stratified 20 % of its training clips (seeded)."""
+    train = task_clips(clips, task, "train")
+    if not train:
+        raise DataError(f"no single-label training clips for task {task!r}; pick another --task or dataset")
+    validation = task_clips(clips, task, "validation")
+    if validation:
+        return train, validation
+    from sklearn.model_selection import train_test_split
+
+    labels = [c.labels[0] for c in train]
+    stratify = labels if min(labels.count(x) for x in set(labels)) >= 2 else None
+    train, validation = train_test_split(train, test_size=VALIDATION_SHARE, random_state=seed, stratify=stratify)
+    return list(train), list(validation)
+
+
+def ensure_features(
+    clips: Sequence[Clip], entry: ModelEntry, cache: str | Path, *, workers: int | None = None, progress: bool = True
+) -> PackedFeatures:
+    """The packed features of ``clips`` for ``entry``'s front end, extracting and packing what is missing.
+
+    Raises DataError when a clip cannot be read (its reason is in the store's ``errors.json``)."""
+    store = FeatureStore(cache, entry.features)
+    wanted = [c.clip_id for c in clips]
+    try:
+        packed = store.open()
+        if all(cid in packed for cid in wanted):
+            return packed
+        known = packed.clip_ids
+    except DataError:
+        known = []
+    errors = store.extract([(c.clip_id, c.path) for c in clips], workers=workers, progress=progress)
+    if errors:
+        first = next(iter(errors.values()))
+        raise DataError(f"{len(errors)} clip(s) could not be read, e.g. {first}; see {store.dir / 'errors.json'}")
+    store.pack(list(dict.fromkeys([*known, *wanted])))
+    return store.open()
+
+
+def load_windows(
+    packed: PackedFeatures, clip_ids: Sequence[str], entry: ModelEntry, *, hop: int | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every window of the clips as arrays, ready to batch.
+
+    Returns ``inputs`` — ``mel``/``mask`` (N, 1, F, T), ``wave`` (N, window * hop_length), ``descriptors``
+    (N, 29, T) as the entry needs — and ``clip_index`` (N,), the position in ``clip_ids`` of each window.
+    """
+    hop = hop or entry.window
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in entry.inputs}
+    clip_index = []
+    for i, cid in enumerate(clip_ids):
+        for start in input_windows(packed.n_frames(cid), size=entry.window, hop=hop):
+            window = packed.window(cid, int(start), entry.window)
+            for name in entry.inputs:
+                x = window[name]
+                columns[name].append(x.T.reshape(-1) if name == "wave" else x[None] if name in ("mel", "mask") else x)
+            clip_index.append(i)
+    inputs = {name: np.stack(xs).astype(np.float32) for name, xs in columns.items()}
+    return inputs, np.asarray(clip_index, dtype=np.int64)

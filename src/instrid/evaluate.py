@@ -1,0 +1,59 @@
+"""Evaluation of a run on a split: single-label clips (argmax of the mean over their windows) and, for
+IRMAS-like tasks, the multi-label excerpts under Han's protocol with the theta stored in the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_model
+from .data import load_dataset
+from .dataset import ensure_features, excerpt_clips, load_windows, task_clips
+from .errors import DataError
+from .inference import mean_by_clip, window_probabilities
+from .metrics import multilabel_report, single_label_report
+from .train import excerpt_matrix, resolve_device
+
+
+def evaluate(
+    run_dir: str | Path,
+    data_dir: str | Path,
+    *,
+    split: str = "test",
+    cache: str | Path | None = None,
+    device: str = "auto",
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Metrics of the run at ``run_dir`` on ``split`` of the dataset at ``data_dir``.
+
+    Returns a dict with ``single_label`` (accuracy, per-class and averaged P/R/F1, confusion matrix) and,
+    when the split has multi-label excerpts and the run was trained on the mix task, ``multi_label``.
+    """
+    entry, model, run = load_model(run_dir)
+    dev = resolve_device(device)
+    if entry.kind == "torch":
+        model = model.to(dev)
+    classes, stats, task = tuple(run["labels"]), run["normalization"], run["task"]
+    clips = load_dataset(data_dir)
+    single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]
+    excerpts = excerpt_clips(clips, split) if task == "mix" else []
+    if not single and not excerpts:
+        splits = sorted({c.split for c in clips})
+        raise DataError(f"{data_dir}: no clips of split {split!r} for task {task!r}; splits here: {splits}")
+    cache = Path(cache) if cache else Path(data_dir) / "features"
+    packed = ensure_features(single + excerpts, entry, cache, workers=workers, progress=progress)
+    result = {"run": str(run_dir), "model": entry.name, "data": str(data_dir), "split": split, "task": task}
+    if single:
+        inputs, clip_index = load_windows(packed, [c.clip_id for c in single], entry, hop=entry.window // 2)
+        with torch.inference_mode():
+            probs = window_probabilities(model, entry, inputs, stats, len(classes), device=dev)
+        predicted = mean_by_clip(probs, clip_index, len(single)).argmax(axis=1)
+        truth = [classes.index(c.labels[0]) for c in single]
+        result["single_label"] = single_label_report(truth, predicted, classes)
+    if excerpts:
+        scores, targets = excerpt_matrix(model, entry, packed, excerpts, classes, stats, dev)
+        theta = run["threshold"]["value"]
+        result["multi_label"] = {"threshold": run["threshold"], **multilabel_report(targets, scores >= theta, classes)}
+    return result

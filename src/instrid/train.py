@@ -1,0 +1,342 @@
+"""Training: ``train(data_dir, out_dir, TrainConfig(model="cross_attention"))``, or ``instrid train``.
+
+The papers' recipe is the default: Adam, lr 1e-4, batch 16, 100 epochs, cross-entropy, 80:20 train /
+validation, Gaussian noise on the pitch mask. Each epoch is followed by validation (clip-level accuracy and
+macro F1, window-level loss); the weights with the lowest validation loss are kept, training stops after
+``patience`` epochs without improvement, and every epoch leaves a resumable checkpoint. After training,
+theta for the multi-label protocol is chosen on the validation excerpts.
+
+Under ``torchrun`` (WORLD_SIZE > 1) it runs DistributedDataParallel — gloo on CPU, NCCL on GPUs — each
+process taking its share of every epoch's batches; rank 0 validates and writes the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .data import load_dataset
+from .dataset import class_list, ensure_features, excerpt_clips, load_windows, train_validation
+from .errors import CheckpointError, ParameterError
+from .fileio import atomic_write
+from .inference import input_statistics, mean_by_clip, normalise, to_device, window_probabilities
+from .metrics import choose_threshold, excerpt_scores, multilabel_report, single_label_report
+from .models import ModelEntry, count_parameters, get_entry
+from .models.classical import window_statistics
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "radam", "lookahead", "ranger")
+DEFAULT_THRESHOLD = 0.5  # Han et al.'s theta, used when a dataset has no multi-label validation excerpts
+
+
+@dataclass
+class TrainConfig:
+    model: str = "cross_attention"
+    epochs: int = 100  # the papers' 100
+    batch_size: int = 16
+    lr: float = 1e-4
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    seed: int = 0
+    patience: int = 10  # stop after this many epochs without a lower validation loss; 0 never stops early
+    mask_noise_std: float = 0.1  # std of the Gaussian noise added to the pitch mask while training
+    task: str = ""  # the rendered task to train on; "" = the model's own ("mix" or "solo")
+    device: str = "auto"  # "auto" (CUDA when there is one), "cpu", "cuda", "cuda:1", ...
+    model_config: dict = field(default_factory=dict)  # overrides of the model's sizes, e.g. {"d_model": 64}
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """The paper's six optimizers; Lookahead (around Adam) and Ranger come from ``pytorch_optimizer``."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    if name == "radam":
+        return torch.optim.RAdam(params, lr=lr)
+    if name in ("lookahead", "ranger"):
+        import pytorch_optimizer
+
+        if name == "ranger":
+            return pytorch_optimizer.Ranger(params, lr=lr)
+        return pytorch_optimizer.Lookahead(torch.optim.Adam(params, lr=lr), k=5, alpha=0.5)
+    raise ParameterError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
+    return torch.device(name)
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def broadcast(self, obj):
+        if self.world == 1:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def mean(self, value: float) -> float:
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t) / self.world
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # share the cores, do not oversubscribe
+    return Distributed(dist.get_rank(), world)
+
+
+@dataclass
+class Split:
+    """Windows of a set of clips: inputs (N, ...), label of each window, clip of each window."""
+
+    inputs: dict[str, np.ndarray]
+    labels: np.ndarray  # (N,) class index
+    clip_index: np.ndarray  # (N,)
+    clip_labels: np.ndarray  # (n_clips,)
+
+
+def make_split(packed, clips, entry: ModelEntry, classes: tuple[str, ...], hop: int) -> Split:
+    inputs, clip_index = load_windows(packed, [c.clip_id for c in clips], entry, hop=hop)
+    clip_labels = np.array([classes.index(c.labels[0]) for c in clips])
+    return Split(inputs, clip_labels[clip_index], clip_index, clip_labels)
+
+
+def clip_metrics(probs: np.ndarray, split: Split, classes) -> dict:
+    """Validation metrics: window-level cross-entropy, clip-level accuracy and macro F1."""
+    loss = float(-np.log(np.maximum(probs[np.arange(len(probs)), split.labels], 1e-12)).mean())
+    clip_probs = mean_by_clip(probs, split.clip_index, len(split.clip_labels))
+    report = single_label_report(split.clip_labels, clip_probs.argmax(1), classes)
+    return {"val_loss": loss, "val_accuracy": report["accuracy"], "val_macro_f1": report["macro"]["f1"]}
+
+
+def train(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    config: TrainConfig,
+    *,
+    cache: str | Path | None = None,
+    resume: bool = False,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train ``config.model`` on the dataset at ``data_dir`` into the run folder ``out_dir``; returns run.json."""
+    out_dir = Path(out_dir)
+    entry = get_entry(config.model)
+    if config.optimizer not in OPTIMIZERS:
+        raise ParameterError(f"unknown optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    device = resolve_device(config.device)
+    dd = init_distributed(device)
+    if (out_dir / ckpt.RUN_FILE).exists() and not resume:
+        raise CheckpointError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
+    previous = ckpt.read_run(out_dir) if resume else None
+    if previous is not None and previous["train"] | {"epochs": config.epochs} != dataclasses.asdict(config) | {"epochs": config.epochs}:
+        raise CheckpointError(f"{out_dir}: --resume with other settings than the run's ({previous['train']}); only --epochs may change")
+
+    task = config.task or entry.task
+    clips = load_dataset(data_dir)
+    train_clips, val_clips = train_validation(clips, task, seed=config.seed)
+    classes = class_list(train_clips + val_clips)
+    val_excerpts = excerpt_clips(clips, "validation") if task == "mix" else []
+    cache = Path(cache) if cache else Path(data_dir) / "features"
+    if dd.main:
+        packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, workers=workers, progress=progress)
+    if dd.world > 1:
+        dist.barrier()
+    if not dd.main:
+        packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, progress=False)
+
+    train_split = make_split(packed, train_clips, entry, classes, hop=entry.window)
+    val_split = make_split(packed, val_clips, entry, classes, hop=entry.window // 2)
+    stats = input_statistics(train_split.inputs)
+    model_config = entry.make_config(**{**config.model_config, "n_classes": len(classes)})
+    run = previous or {
+        "model": entry.name,
+        "model_config": ckpt.config_to_dict(model_config),
+        "train": dataclasses.asdict(config),
+        "task": task,
+        "labels": list(classes),
+        "features": entry.features.to_dict(),
+        "window": entry.window,
+        "normalization": stats,
+        "data": str(data_dir),
+        "n_clips": {"train": len(train_clips), "validation": len(val_clips), "validation_excerpts": len(val_excerpts)},
+        "n_windows": {"train": len(train_split.labels), "validation": len(val_split.labels)},
+        "history": [],
+        "status": "running",
+    }
+    run["train"]["epochs"] = config.epochs
+    if dd.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.write_json(out_dir / ckpt.RUN_FILE, run)
+
+    if entry.kind == "sklearn":
+        model = entry.build(model_config).fit(window_statistics(train_split.inputs["descriptors"]), train_split.labels)
+        run["parameters"] = None
+        probs = window_probabilities(model, entry, val_split.inputs, stats, len(classes))
+        run["history"] = [{"epoch": 1, **clip_metrics(probs, val_split, classes)}]
+        run["best_epoch"] = 1
+        if dd.main:
+            ckpt.save_sklearn(out_dir / ckpt.SKLEARN_MODEL, model)
+    else:
+        torch.manual_seed(config.seed)
+        net = entry.build(model_config).to(device).to(memory_format=torch.channels_last)
+        run["parameters"] = count_parameters(net)
+        optimizer = make_optimizer(config.optimizer, net.parameters(), config.lr)
+        if resume and run["history"]:
+            net.load_state_dict(ckpt.load_weights(out_dir / ckpt.LAST_WEIGHTS))
+            tensors = ckpt.load_weights(out_dir / ckpt.OPTIMIZER_STATE)
+            optimizer.load_state_dict(ckpt.unflatten_state(run["optimizer_state"], tensors))
+        model = nn.parallel.DistributedDataParallel(net) if dd.world > 1 else net
+        _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress)
+        if dd.main:
+            net.load_state_dict(ckpt.load_weights(out_dir / ckpt.BEST_WEIGHTS))
+        model = net.eval()
+
+    if dd.main:
+        run["threshold"] = _choose_threshold(model, entry, packed, val_excerpts, classes, stats, device)
+        best = next(h for h in run["history"] if h["epoch"] == run["best_epoch"])
+        run["validation"] = {k: v for k, v in best.items() if k.startswith("val_")}
+        run["status"] = "done"
+        ckpt.write_json(out_dir / ckpt.RUN_FILE, run)
+    if dd.world > 1:
+        dist.barrier()
+    return run
+
+
+def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress):
+    """The epoch loop; ``model`` is ``net`` or its DDP wrapper."""
+    loss_fn = nn.CrossEntropyLoss()
+    train_inputs = normalise(train_split.inputs, stats)
+    labels = torch.from_numpy(train_split.labels)
+    n = len(labels)
+    steps = max(1, n // dd.world // config.batch_size + bool(n // dd.world % config.batch_size))
+    best_loss = min((h["val_loss"] for h in run["history"]), default=float("inf"))
+    for epoch in range(len(run["history"]) + 1, config.epochs + 1):
+        if run["history"] and config.patience and epoch - run["best_epoch"] > config.patience:
+            break
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)  # same order on every rank
+        torch.manual_seed(config.seed * 100_003 + epoch + dd.rank)  # dropout
+        order = torch.randperm(n, generator=generator)
+        mine = order[dd.rank :: dd.world][: n // dd.world if dd.world > 1 else n]  # equal shares under DDP
+        model.train()
+        total, seen = 0.0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch}/{config.epochs}", unit="step", leave=False, disable=not (progress and dd.main))
+        for step in bar:
+            idx = mine[step * config.batch_size : (step + 1) * config.batch_size].numpy()
+            if len(idx) == 0:
+                continue
+            batch = {k: v[idx] for k, v in train_inputs.items()}
+            if "mask" in batch and config.mask_noise_std > 0:
+                noise = torch.randn(batch["mask"].shape, generator=generator).numpy() * config.mask_noise_std
+                batch["mask"] = batch["mask"] + noise.astype(np.float32)
+            logits = model(**to_device(batch, device))
+            loss = loss_fn(logits, labels[idx].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total / seen:.3f}")
+        train_loss = dd.mean(total / max(seen, 1))
+        row = None
+        if dd.main:
+            net.eval()
+            probs = window_probabilities(net, entry, val_split.inputs, stats, len(classes), device=device)
+            row = {"epoch": epoch, "train_loss": train_loss, **clip_metrics(probs, val_split, classes),
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}  # fmt: skip
+            run["history"].append(row)
+            if row["val_loss"] < best_loss:
+                best_loss, run["best_epoch"] = row["val_loss"], epoch
+                ckpt.save_weights(out_dir / ckpt.BEST_WEIGHTS, net.state_dict())
+            _save_checkpoint(net, optimizer, run, out_dir)
+            print(
+                f"epoch {epoch}: train loss {train_loss:.4f}, val loss {row['val_loss']:.4f}, "
+                f"val accuracy {row['val_accuracy']:.1%}, val macro F1 {row['val_macro_f1']:.3f} ({row['seconds']:.0f} s)",
+                flush=True,
+            )
+        synced = dd.broadcast({"history": run["history"], "best_epoch": run.get("best_epoch")})
+        run.update(synced)
+
+
+def _save_checkpoint(net, optimizer, run: dict, out_dir: Path) -> None:
+    """Last weights, optimizer state, run.json and metrics.csv, each written atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    run["optimizer_state"] = ckpt.flatten_state(optimizer.state_dict(), tensors)
+    ckpt.save_weights(out_dir / ckpt.OPTIMIZER_STATE, tensors)
+    ckpt.save_weights(out_dir / ckpt.LAST_WEIGHTS, net.state_dict())
+    ckpt.write_json(out_dir / ckpt.RUN_FILE, run)
+    write_metrics_csv(out_dir / "metrics.csv", run["history"])
+    _tensorboard(out_dir, run["history"][-1])
+
+
+def write_metrics_csv(path: Path, history: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+
+
+def _tensorboard(out_dir: Path, row: dict) -> None:
+    """Per-epoch scalars for TensorBoard, when it is installed (it is optional)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return
+    with SummaryWriter(out_dir / "tensorboard") as writer:
+        for key, value in row.items():
+            if key != "epoch":
+                writer.add_scalar(key, value, row["epoch"])
+
+
+def _choose_threshold(model, entry, packed, excerpts, classes, stats, device) -> dict:
+    """theta for the multi-label protocol, chosen on the validation excerpts (never on test)."""
+    if not excerpts:
+        return {"value": DEFAULT_THRESHOLD, "chosen_on": "default: no multi-label validation excerpts"}
+    scores, targets = excerpt_matrix(model, entry, packed, excerpts, classes, stats, device)
+    theta, f1 = choose_threshold(scores, targets)
+    report = multilabel_report(targets, scores >= theta, classes)
+    return {"value": theta, "chosen_on": f"validation excerpts ({len(excerpts)})", "micro_f1": f1, "macro_f1": report["macro"]["f1"]}
+
+
+def excerpt_matrix(model, entry, packed, excerpts, classes, stats, device=torch.device("cpu")):
+    """Han's protocol on excerpts: windows with 50 % hop, class-wise mean divided by its maximum.
+    Returns ``scores`` (N, C) in [0, 1] and ``targets`` (N, C) of 0/1."""
+    inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], entry, hop=entry.window // 2)
+    probs = window_probabilities(model, entry, inputs, stats, len(classes), device=device)
+    scores = np.array([excerpt_scores(probs[clip_index == i]) for i in range(len(excerpts))]).reshape(-1, len(classes))
+    targets = np.array([[label in c.labels for label in classes] for c in excerpts], dtype=int)
+    return scores, targets
