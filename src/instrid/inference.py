@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -9,6 +13,33 @@ from .models import ModelEntry
 from .models.classical import window_statistics
 
 NOT_NORMALISED = ("mask",)  # the binary pitch mask goes in as it is
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@functools.cache
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where oneDNN runs it ~2.5x faster."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" -> "bf16" where the hardware runs it natively (CUDA with bf16, AMX / AVX512-BF16 CPUs), else "fp32"."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if native_bf16_cpu() else "fp32"
+
+
+def autocast(device: torch.device, precision: str):
+    """Mixed precision for the forward pass: bf16 matrix work, fp32 weights, norms and losses."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def input_statistics(inputs: dict[str, np.ndarray]) -> dict[str, list[float]]:
@@ -33,7 +64,7 @@ def to_device(inputs: dict[str, np.ndarray], device: torch.device) -> dict[str, 
 @torch.inference_mode()
 def window_probabilities(
     model, entry: ModelEntry, inputs: dict[str, np.ndarray], stats: dict, n_classes: int,
-    *, device: torch.device = torch.device("cpu"), batch_size: int = 64,
+    *, device: torch.device = torch.device("cpu"), batch_size: int = 64, precision: str = "fp32",
 ) -> np.ndarray:  # fmt: skip
     """Class probabilities (N, n_classes) of N windows (``inputs`` as ``dataset.load_windows`` gives them)."""
     n = len(next(iter(inputs.values())))
@@ -45,7 +76,9 @@ def window_probabilities(
     out = []
     for i in range(0, n, batch_size):
         batch = to_device(normalise({k: v[i : i + batch_size] for k, v in inputs.items()}, stats), device)
-        out.append(torch.softmax(model(**batch).float(), dim=1).cpu().numpy())
+        with autocast(device, precision):
+            logits = model(**batch)
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, n_classes))
 
 

@@ -31,7 +31,16 @@ from .data import load_dataset
 from .dataset import class_list, ensure_features, excerpt_clips, load_windows, train_validation
 from .errors import CheckpointError, ParameterError
 from .fileio import atomic_write
-from .inference import input_statistics, mean_by_clip, normalise, to_device, window_probabilities
+from .inference import (
+    PRECISIONS,
+    autocast,
+    input_statistics,
+    mean_by_clip,
+    normalise,
+    resolve_precision,
+    to_device,
+    window_probabilities,
+)
 from .metrics import choose_threshold, excerpt_scores, multilabel_report, single_label_report
 from .models import ModelEntry, count_parameters, get_entry
 from .models.classical import window_statistics
@@ -52,6 +61,7 @@ class TrainConfig:
     mask_noise_std: float = 0.1  # std of the Gaussian noise added to the pitch mask while training
     task: str = ""  # the rendered task to train on; "" = the model's own ("mix" or "solo")
     device: str = "auto"  # "auto" (CUDA when there is one), "cpu", "cuda", "cuda:1", ...
+    precision: str = "auto"  # "auto" (bf16 autocast where the hardware does bf16 natively), "fp32", "bf16"
     model_config: dict = field(default_factory=dict)  # overrides of the model's sizes, e.g. {"d_model": 64}
 
 
@@ -157,6 +167,9 @@ def train(
     if config.optimizer not in OPTIMIZERS:
         raise ParameterError(f"unknown optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
     device = resolve_device(config.device)
+    if config.precision not in PRECISIONS:
+        raise ParameterError(f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+    precision = resolve_precision(config.precision, device)
     dd = init_distributed(device)
     if (out_dir / ckpt.RUN_FILE).exists() and not resume:
         raise CheckpointError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
@@ -193,6 +206,7 @@ def train(
         "data": str(data_dir),
         "n_clips": {"train": len(train_clips), "validation": len(val_clips), "validation_excerpts": len(val_excerpts)},
         "n_windows": {"train": len(train_split.labels), "validation": len(val_split.labels)},
+        "precision": precision,
         "history": [],
         "status": "running",
     }
@@ -262,19 +276,20 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             if "mask" in batch and config.mask_noise_std > 0:
                 noise = torch.randn(batch["mask"].shape, generator=generator).numpy() * config.mask_noise_std
                 batch["mask"] = batch["mask"] + noise.astype(np.float32)
-            logits = model(**to_device(batch, device))
-            loss = loss_fn(logits, labels[idx].to(device))
+            with autocast(device, run["precision"]):
+                logits = model(**to_device(batch, device))
+            loss = loss_fn(logits.float(), labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
             seen += len(idx)
             bar.set_postfix(loss=f"{total / seen:.3f}")
         train_loss = dd.mean(total / max(seen, 1))
         row = None
         if dd.main:
             net.eval()
-            probs = window_probabilities(net, entry, val_split.inputs, stats, len(classes), device=device)
+            probs = window_probabilities(net, entry, val_split.inputs, stats, len(classes), device=device, precision=run["precision"])
             row = {"epoch": epoch, "train_loss": train_loss, **clip_metrics(probs, val_split, classes),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}  # fmt: skip
             run["history"].append(row)
