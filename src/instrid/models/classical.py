@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -46,7 +47,8 @@ COMMON = dict(features=FEATURES, window=WINDOW, inputs=("descriptors",), task="m
 
 @register("svm", config=SVMConfig(), summary="RBF SVM on descriptor statistics (cross-attention paper baseline)", **COMMON)
 def svm(config: SVMConfig):
-    return make_pipeline(StandardScaler(), SVC(C=config.C, gamma=config.gamma, probability=True, random_state=0))
+    svc = SVC(C=config.C, gamma=config.gamma, random_state=0)
+    return make_pipeline(StandardScaler(), CalibratedClassifierCV(svc, ensemble=False))  # Platt-scaled probabilities
 
 
 @register("mlp", config=MLPConfig(), summary="MLP on descriptor statistics (the paper's DNN baseline)", **COMMON)

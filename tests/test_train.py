@@ -1,0 +1,108 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from instrid.checkpoint import flatten_state, unflatten_state
+from instrid.cli import main
+from instrid.labels import IRMAS_CLASSES
+from instrid.train import OPTIMIZERS, TrainConfig, make_optimizer, train
+
+TINY_NET = {"d_model": 16, "d_ff": 32, "d_head": 16, "mel_channels": [4, 8, 8], "mask_channels": [4, 8, 8]}
+TINY_SET = [arg for k, v in TINY_NET.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
+
+
+def tiny_config(**kw):
+    return TrainConfig(**{"model": "cross_attention", "epochs": 2, "lr": 1e-3, "model_config": TINY_NET, **kw})
+
+
+def test_train_and_evaluate_from_the_cli(tiny_dataset, tmp_path, capsys):
+    data, _ = tiny_dataset
+    run = tmp_path / "run"
+    assert main(["train", "--model", "cross_attention", "--data", str(data), "--out", str(run), "--epochs", "2", "--lr", "1e-3", *TINY_SET]) == 0
+    assert {p.name for p in run.iterdir()} >= {"run.json", "model.safetensors", "last.safetensors", "optimizer.safetensors", "metrics.csv"}
+    assert not [p for p in run.rglob("*") if p.suffix in (".pt", ".pth", ".pkl", ".ckpt")]  # nothing pickled
+    info = json.loads((run / "run.json").read_text())
+    assert info["labels"] == list(IRMAS_CLASSES) and info["status"] == "done" and info["task"] == "mix"
+    assert info["threshold"]["chosen_on"] == "validation excerpts (2)" and 0 < info["threshold"]["value"] < 1
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and all(float(r["val_loss"]) > 0 for r in rows)
+
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "Micro Avg" in out and "multi-label excerpts of test (2)" in out
+    assert (run / "confusion-test.png").stat().st_size > 0
+    assert main(["evaluate", "--run", str(run), "--data", str(data), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["single_label"]["n"] == 11 and sum(map(sum, result["single_label"]["confusion"])) == 11
+    assert result["multi_label"]["threshold"]["value"] == info["threshold"]["value"]  # theta from validation, not tuned on test
+
+    assert main(["train", "--model", "cross_attention", "--data", str(data), "--out", str(run)]) == 1
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_same_seed_same_metrics_and_resume_continues_exactly(tiny_dataset, tmp_path):
+    data, _ = tiny_dataset
+    full = train(data, tmp_path / "full", tiny_config(), progress=False)
+    again = train(data, tmp_path / "again", tiny_config(), progress=False)
+    assert [h["val_loss"] for h in again["history"]] == [h["val_loss"] for h in full["history"]]
+    train(data, tmp_path / "killed", tiny_config(epochs=1), progress=False)  # as if killed after epoch 1
+    resumed = train(data, tmp_path / "killed", tiny_config(), resume=True, progress=False)
+    for a, b in zip(resumed["history"], full["history"], strict=True):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6) and a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+
+
+def test_distributed_training_with_two_cpu_processes(tiny_dataset, tmp_path):
+    data, _ = tiny_dataset
+    single = train(data, tmp_path / "single", tiny_config(), progress=False)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "instrid",
+           "train", "--model", "cross_attention", "--data", str(data), "--out", str(tmp_path / "ddp"), "--epochs", "2",
+           "--lr", "1e-3", *TINY_SET]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ddp = json.loads((tmp_path / "ddp" / "run.json").read_text())
+    assert ddp.keys() == single.keys() and ddp["status"] == "done"
+    assert [h.keys() for h in ddp["history"]] == [h.keys() for h in single["history"]]
+    assert ddp["parameters"] == single["parameters"] and ddp["labels"] == single["labels"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in (tmp_path / "single").iterdir())
+
+
+def test_classical_baseline_trains_and_evaluates(tiny_dataset, tmp_path, capsys):
+    data, _ = tiny_dataset
+    run = train(data, tmp_path / "svm", TrainConfig(model="svm"), progress=False)
+    assert run["parameters"] is None and (tmp_path / "svm" / "model.skops").exists()
+    assert main(["evaluate", "--run", str(tmp_path / "svm"), "--data", str(data), "--json"]) == 0
+    assert 0 <= json.loads(capsys.readouterr().out)["single_label"]["accuracy"] <= 1
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_state_survives_safetensors_round_trip(name):
+    def fresh():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 3)
+        return model, make_optimizer(name, model.parameters(), 1e-2)
+
+    def step(model, optimizer):
+        loss = model(torch.ones(2, 4)).square().sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    a, opt_a = fresh()
+    for _ in range(3):
+        step(a, opt_a)
+    tensors = {}
+    saved = json.loads(json.dumps(flatten_state(opt_a.state_dict(), tensors)))  # through JSON, as on disk
+    b, opt_b = fresh()
+    b.load_state_dict(a.state_dict())
+    opt_b.load_state_dict(unflatten_state(saved, {k: v.clone() for k, v in tensors.items()}))
+    for _ in range(3):
+        step(a, opt_a)
+        step(b, opt_b)
+    torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=0)
