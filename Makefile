@@ -33,6 +33,7 @@ test: $(STAMP) soundfonts
 
 bench: $(STAMP)
 	$(PY) benchmarks/pitch.py
+	$(PY) benchmarks/models.py
 
 clean:
 	rm -rf data demo .pytest_cache

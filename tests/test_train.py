@@ -106,3 +106,16 @@ def test_optimizer_state_survives_safetensors_round_trip(name):
         step(a, opt_a)
         step(b, opt_b)
     torch.testing.assert_close(a.weight, b.weight, rtol=0, atol=0)
+
+
+def test_folder_dataset_with_a_corrupt_file_trains_and_reports_it(write_audio, tmp_path, capsys):
+    from conftest import tone
+
+    for i in range(6):
+        write_audio(f"data/low/{i}.wav", tone(110 * (1 + i % 3), 1.5))
+        write_audio(f"data/high/{i}.wav", tone(880 * (1 + i % 3), 1.5))
+    (tmp_path / "data" / "high" / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    run = train(tmp_path / "data", tmp_path / "run", tiny_config(epochs=1), progress=False)
+    assert "broken.wav" in capsys.readouterr().err  # skipped, with the reason, not fatal
+    assert run["labels"] == ["high", "low"] and run["n_clips"] == {"train": 9, "validation": 3, "validation_excerpts": 0}
+    assert run["threshold"]["chosen_on"].startswith("default")  # no multi-label validation excerpts: Han's 0.5

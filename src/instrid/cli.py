@@ -22,7 +22,12 @@ def _feature_store(args):
     from . import features
     from .store import FeatureConfig, FeatureStore
 
-    config = FeatureConfig(features.HSSANET_MEL, pitch=False, preprocess=True) if args.hssanet else FeatureConfig()
+    if args.model:
+        from .models import get_entry
+
+        config = get_entry(args.model).features
+    else:
+        config = FeatureConfig(features.HSSANET_MEL, pitch=False, preprocess=True) if args.hssanet else FeatureConfig()
     return FeatureStore(args.cache or Path(args.data) / "features", config)
 
 
@@ -144,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", required=True, type=Path, help="dataset folder (rendered, IRMAS, NSynth or folder per class)")
         p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
         p.add_argument("--hssanet", action="store_true", help="HSSANet's 16 kHz log(mel + eps) instead of the cross-attention features")
+        p.add_argument("--model", default=None, help="the features this model takes (a name from `instrid models`)")
         if name == "features":
             p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
         else:

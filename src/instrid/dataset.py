@@ -7,6 +7,7 @@ excerpt gives three 1 s inputs, as in the cross-attention paper); evaluation use
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def ensure_features(
 ) -> PackedFeatures:
     """The packed features of ``clips`` for ``entry``'s front end, extracting and packing what is missing.
 
-    Raises DataError when a clip cannot be read (its reason is in the store's ``errors.json``)."""
+    Unreadable clips are skipped with one line each on stderr (and listed in the store's ``errors.json``);
+    callers keep the clips that are ``in`` the result."""
     store = FeatureStore(cache, entry.features)
     wanted = [c.clip_id for c in clips]
     try:
@@ -71,9 +73,8 @@ def ensure_features(
     except DataError:
         known = []
     errors = store.extract([(c.clip_id, c.path) for c in clips], workers=workers, progress=progress)
-    if errors:
-        first = next(iter(errors.values()))
-        raise DataError(f"{len(errors)} clip(s) could not be read, e.g. {first}; see {store.dir / 'errors.json'}")
+    for reason in errors.values():
+        print(f"instrid: skipped: {reason}", file=sys.stderr)
     store.pack(list(dict.fromkeys([*known, *wanted])))
     return store.open()
 

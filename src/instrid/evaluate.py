@@ -44,6 +44,7 @@ def evaluate(
         raise DataError(f"{data_dir}: no clips of split {split!r} for task {task!r}; splits here: {splits}")
     cache = Path(cache) if cache else Path(data_dir) / "features"
     packed = ensure_features(single + excerpts, entry, cache, workers=workers, progress=progress)
+    single, excerpts = [c for c in single if c.clip_id in packed], [c for c in excerpts if c.clip_id in packed]
     result = {"run": str(run_dir), "model": entry.name, "data": str(data_dir), "split": split, "task": task}
     if single:
         inputs, clip_index = load_windows(packed, [c.clip_id for c in single], entry, hop=entry.window // 2)

@@ -189,6 +189,7 @@ def train(
         dist.barrier()
     if not dd.main:
         packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, progress=False)
+    train_clips, val_clips, val_excerpts = ([c for c in cs if c.clip_id in packed] for cs in (train_clips, val_clips, val_excerpts))
 
     train_split = make_split(packed, train_clips, entry, classes, hop=entry.window)
     val_split = make_split(packed, val_clips, entry, classes, hop=entry.window // 2)
