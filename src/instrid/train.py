@@ -58,7 +58,7 @@ class TrainConfig:
     optimizer: str = "adam"  # one of OPTIMIZERS
     seed: int = 0
     patience: int = 10  # stop after this many epochs without a lower validation loss; 0 never stops early
-    mask_noise_std: float = 0.1  # std of the Gaussian noise added to the pitch mask while training
+    mask_noise_std: float = 0.0  # std of Gaussian noise added to the pitch mask while training (off: see README)
     task: str = ""  # the rendered task to train on; "" = the model's own ("mix" or "solo")
     device: str = "auto"  # "auto" (CUDA when there is one), "cpu", "cuda", "cuda:1", ...
     precision: str = "auto"  # "auto" (bf16 autocast where the hardware does bf16 natively), "fp32", "bf16"
