@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from instrid.models import MODELS, count_parameters, create_model
 from instrid.inference import autocast, resolve_precision, to_device
+from instrid.models import MODELS, count_parameters, create_model
 
 
 def random_batch(entry, batch: int) -> dict:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .checkpoint import load_model
 from .data import load_dataset
 from .dataset import ensure_features, excerpt_clips, load_windows, task_clips
 from .errors import DataError
-from .inference import mean_by_clip, window_probabilities
-from .metrics import multilabel_report, single_label_report
-from .train import excerpt_matrix, resolve_device
+from .inference import mean_by_clip, resolve_device, window_probabilities
+from .metrics import excerpt_scores, multilabel_report, single_label_report
 
 
 def evaluate(
@@ -58,3 +58,13 @@ def evaluate(
         theta = run["threshold"]["value"]
         result["multi_label"] = {"threshold": run["threshold"], **multilabel_report(targets, scores >= theta, classes)}
     return result
+
+
+def excerpt_matrix(model, entry, packed, excerpts, classes, stats, device=torch.device("cpu")):
+    """Han's protocol on excerpts: windows with 50 % hop, class-wise mean divided by its maximum.
+    Returns ``scores`` (N, C) in [0, 1] and ``targets`` (N, C) of 0/1."""
+    inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], entry, hop=entry.window // 2)
+    probs = window_probabilities(model, entry, inputs, stats, len(classes), device=device)
+    scores = np.array([excerpt_scores(probs[clip_index == i]) for i in range(len(excerpts))]).reshape(-1, len(classes))
+    targets = np.array([[label in c.labels for label in classes] for c in excerpts], dtype=int)
+    return scores, targets

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import ParameterError
 from .models import ModelEntry
 from .models.classical import window_statistics
 
@@ -33,6 +34,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if native_bf16_cpu() else "fp32"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
+    return torch.device(name)
 
 
 def autocast(device: torch.device, precision: str):

@@ -30,6 +30,7 @@ from . import checkpoint as ckpt
 from .data import load_dataset
 from .dataset import class_list, ensure_features, excerpt_clips, load_windows, train_validation
 from .errors import CheckpointError, ParameterError
+from .evaluate import excerpt_matrix
 from .fileio import atomic_write
 from .inference import (
     PRECISIONS,
@@ -37,11 +38,12 @@ from .inference import (
     input_statistics,
     mean_by_clip,
     normalise,
+    resolve_device,
     resolve_precision,
     to_device,
     window_probabilities,
 )
-from .metrics import choose_threshold, excerpt_scores, multilabel_report, single_label_report
+from .metrics import choose_threshold, multilabel_report, single_label_report
 from .models import ModelEntry, count_parameters, get_entry
 from .models.classical import window_statistics
 
@@ -82,14 +84,6 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
             return pytorch_optimizer.Ranger(params, lr=lr)
         return pytorch_optimizer.Lookahead(torch.optim.Adam(params, lr=lr), k=5, alpha=0.5)
     raise ParameterError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ParameterError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
-    return torch.device(name)
 
 
 @dataclass
@@ -346,13 +340,3 @@ def _choose_threshold(model, entry, packed, excerpts, classes, stats, device) ->
     theta, f1 = choose_threshold(scores, targets)
     report = multilabel_report(targets, scores >= theta, classes)
     return {"value": theta, "chosen_on": f"validation excerpts ({len(excerpts)})", "micro_f1": f1, "macro_f1": report["macro"]["f1"]}
-
-
-def excerpt_matrix(model, entry, packed, excerpts, classes, stats, device=torch.device("cpu")):
-    """Han's protocol on excerpts: windows with 50 % hop, class-wise mean divided by its maximum.
-    Returns ``scores`` (N, C) in [0, 1] and ``targets`` (N, C) of 0/1."""
-    inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], entry, hop=entry.window // 2)
-    probs = window_probabilities(model, entry, inputs, stats, len(classes), device=device)
-    scores = np.array([excerpt_scores(probs[clip_index == i]) for i in range(len(excerpts))]).reshape(-1, len(classes))
-    targets = np.array([[label in c.labels for label in classes] for c in excerpts], dtype=int)
-    return scores, targets
