@@ -18,7 +18,7 @@ from .errors import DataError
 from .features import input_windows
 from .labels import IRMAS_CLASSES
 from .models import ModelEntry
-from .store import FeatureStore, PackedFeatures
+from .store import FeatureStore, PackedFeatures, cut_window
 
 VALIDATION_SHARE = 0.2  # the papers' 80:20 split, used when a dataset has no validation split
 
@@ -79,23 +79,27 @@ def ensure_features(
     return store.open()
 
 
+def clip_windows(arrays: dict[str, np.ndarray], entry: ModelEntry, *, hop: int) -> dict[str, np.ndarray]:
+    """The model inputs of one clip's feature arrays (as ``store.extract_clip`` gives them): ``mel``/``mask``
+    (W, 1, F, T), ``wave`` (W, window * hop_length), ``descriptors`` (W, 29, T), as the entry needs."""
+    n_frames = arrays[entry.features.frontend.field].shape[1]
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in entry.inputs}
+    for start in input_windows(n_frames, size=entry.window, hop=hop):
+        window = cut_window(arrays, entry.features, int(start), entry.window)
+        for name in entry.inputs:
+            x = window[name]
+            columns[name].append(x.T.reshape(-1) if name == "wave" else x[None] if name in ("mel", "mask") else x)
+    return {name: np.stack(xs).astype(np.float32) for name, xs in columns.items()}
+
+
 def load_windows(
     packed: PackedFeatures, clip_ids: Sequence[str], entry: ModelEntry, *, hop: int | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Every window of the clips as arrays, ready to batch.
-
-    Returns ``inputs`` — ``mel``/``mask`` (N, 1, F, T), ``wave`` (N, window * hop_length), ``descriptors``
-    (N, 29, T) as the entry needs — and ``clip_index`` (N,), the position in ``clip_ids`` of each window.
-    """
-    hop = hop or entry.window
-    columns: dict[str, list[np.ndarray]] = {name: [] for name in entry.inputs}
-    clip_index = []
-    for i, cid in enumerate(clip_ids):
-        for start in input_windows(packed.n_frames(cid), size=entry.window, hop=hop):
-            window = packed.window(cid, int(start), entry.window)
-            for name in entry.inputs:
-                x = window[name]
-                columns[name].append(x.T.reshape(-1) if name == "wave" else x[None] if name in ("mel", "mask") else x)
-            clip_index.append(i)
-    inputs = {name: np.stack(xs).astype(np.float32) for name, xs in columns.items()}
-    return inputs, np.asarray(clip_index, dtype=np.int64)
+    """Every window of the clips as arrays, ready to batch: the ``clip_windows`` of each clip concatenated,
+    and ``clip_index`` (N,), the position in ``clip_ids`` of each window."""
+    per_clip = [clip_windows(packed.clip(cid), entry, hop=hop or entry.window) for cid in clip_ids]
+    if not per_clip:
+        return {name: np.zeros((0,), np.float32) for name in entry.inputs}, np.zeros(0, np.int64)
+    inputs = {name: np.concatenate([w[name] for w in per_clip]) for name in entry.inputs}
+    clip_index = np.repeat(np.arange(len(per_clip)), [len(w[entry.inputs[0]]) for w in per_clip])
+    return inputs, clip_index

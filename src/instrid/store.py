@@ -188,16 +188,21 @@ class PackedFeatures:
         return out
 
     def window(self, clip_id: str, start: int, size: int = features.INPUT_FRAMES) -> dict[str, np.ndarray]:
-        """One model input of ``size`` frames, padded past the clip's end with the front end's floor (-100 dB
-        for the cross-attention mel): the frames (dim, size) and, with pitch, ``mask`` and ``pred_spec``."""
-        clip = self.clip(clip_id)
-        x = clip[self.field][:, start : start + size]
-        pad = size - x.shape[1]
-        x = np.pad(x, ((0, 0), (0, pad)), constant_values=self.config.frontend.floor)
-        out = {self.field: x}
-        if self.f0 is not None:
-            mel = x
-            f0 = np.pad(clip["f0"][start : start + size], (0, pad), constant_values=np.nan)
-            mask = features.pitch_mask(f0, np.isfinite(f0), self.config.frontend)
-            out.update(mask=mask, pred_spec=features.masked_spectrogram(mel, mask))
-        return out
+        """One model input of clip ``clip_id``; see ``cut_window``."""
+        return cut_window(self.clip(clip_id), self.config, start, size)
+
+
+def cut_window(arrays: dict[str, np.ndarray], config: FeatureConfig, start: int, size: int) -> dict[str, np.ndarray]:
+    """One model input of ``size`` frames from a clip's arrays (as ``extract_clip`` gives them), padded past the
+    clip's end with the front end's floor (-100 dB for the cross-attention mel): the frames (dim, size) and,
+    with pitch, ``mask`` and ``pred_spec`` (n_mels, size)."""
+    field = config.frontend.field
+    x = arrays[field][:, start : start + size]
+    pad = size - x.shape[1]
+    x = np.pad(x, ((0, 0), (0, pad)), constant_values=config.frontend.floor)
+    out = {field: x}
+    if config.pitch:
+        f0 = np.pad(arrays["f0"][start : start + size], (0, pad), constant_values=np.nan)
+        mask = features.pitch_mask(f0, np.isfinite(f0), config.frontend)
+        out.update(mask=mask, pred_spec=features.masked_spectrogram(x, mask))
+    return out
