@@ -80,11 +80,16 @@ def ensure_features(
 
 
 def clip_windows(arrays: dict[str, np.ndarray], entry: ModelEntry, *, hop: int) -> dict[str, np.ndarray]:
-    """The model inputs of one clip's feature arrays (as ``store.extract_clip`` gives them): ``mel``/``mask``
-    (W, 1, F, T), ``wave`` (W, window * hop_length), ``descriptors`` (W, 29, T), as the entry needs."""
+    """The model inputs of one clip's feature arrays (as ``store.extract_clip`` gives them), every ``hop``
+    frames: ``mel``/``mask`` (W, 1, F, T), ``wave`` (W, window * hop_length), ``descriptors`` (W, 29, T)."""
     n_frames = arrays[entry.features.frontend.field].shape[1]
+    return windows_at(arrays, entry, input_windows(n_frames, size=entry.window, hop=hop))
+
+
+def windows_at(arrays: dict[str, np.ndarray], entry: ModelEntry, starts: Sequence[int]) -> dict[str, np.ndarray]:
+    """The model inputs starting at frames ``starts`` (see ``clip_windows``)."""
     columns: dict[str, list[np.ndarray]] = {name: [] for name in entry.inputs}
-    for start in input_windows(n_frames, size=entry.window, hop=hop):
+    for start in starts:
         window = cut_window(arrays, entry.features, int(start), entry.window)
         for name in entry.inputs:
             x = window[name]

@@ -69,7 +69,12 @@ def extract_clip(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarra
     """Features of one audio file: the front end's frames (dim, T), and with pitch ``f0`` and
     ``voiced_prob`` (T,), all float32."""
     spec = config.frontend
-    y = audio.load_audio(path, sr=spec.sample_rate, min_samples=spec.min_samples)
+    return extract_audio(audio.load_audio(path, sr=spec.sample_rate, min_samples=spec.min_samples), config)
+
+
+def extract_audio(y: np.ndarray, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """``extract_clip`` of mono audio already at ``config.frontend.sample_rate``."""
+    spec = config.frontend
     if config.preprocess:
         y = audio.normalize(audio.bandpass(y, sr=spec.sample_rate))
     out = {spec.field: spec.frames(y)}
