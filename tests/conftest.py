@@ -31,3 +31,15 @@ def tiny_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny")
     clips = render_dataset(out, size="tiny", seed=0, progress=False)
     return out, clips
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory):
+    """A small cross-attention network trained for one epoch on the tiny dataset: a real run folder."""
+    from instrid.train import TrainConfig, train
+
+    data, _ = tiny_dataset
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    net = {"d_model": 16, "d_ff": 32, "d_head": 16, "mel_channels": [4, 8, 8], "mask_channels": [4, 8, 8]}
+    train(data, out, TrainConfig(model="cross_attention", epochs=1, lr=1e-3, model_config=net), progress=False)
+    return out

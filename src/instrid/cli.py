@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -129,6 +130,36 @@ def _evaluate(args) -> None:
         print(table3(r))
 
 
+def _predict(args) -> None:
+    from .predict import Recognizer
+    from .tagging import CSV_COLUMNS, csv_row, table_line, tag
+
+    recognizer = Recognizer.load(args.run, device=args.device)
+    predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline)
+    if args.format == "json":
+        for p in predictions:
+            d = p.to_dict()
+            print(json.dumps(d if args.timeline else {k: v for k, v in d.items() if k != "timeline"}))
+    elif args.format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(csv_row(p) for p in predictions)
+    else:
+        for p in predictions:
+            print(table_line(p))
+            if args.timeline and p.timeline is not None:
+                codes = [x.code for x in p.scores]
+                for start, probs in zip(p.timeline.starts, p.timeline.probabilities):
+                    best = probs.argmax()
+                    print(f"    {start:7.1f} s  {codes[best]} {probs[best]:.2f}")
+    if args.out:
+        print(f"results: {args.out}", file=sys.stderr)
+    if errors:
+        for reason in errors.values():
+            print(f"instrid: error: {reason}", file=sys.stderr)
+        raise InstridError(f"{len(errors)} of {len(errors) + len(predictions)} file(s) could not be read (listed above)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instrid", description="Recognise the instruments playing in a recording.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
     p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
     p.set_defaults(handler=_evaluate)
+
+    p = commands.add_parser("predict", help="the instruments playing in recordings (files or folders, any length)")
+    p.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
+    p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
+    p.add_argument("--format", default="table", choices=["table", "json", "csv"], help="what to print")
+    p.add_argument("--timeline", action="store_true", help="also the scores of every window (which instrument when)")
+    p.add_argument("--threshold", type=float, default=None, help="theta on the max-normalised scores (default: the run's)")
+    p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=_predict)
     return parser
 
 
