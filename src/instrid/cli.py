@@ -97,7 +97,14 @@ def _train(args) -> None:
         seed=args.seed, patience=args.patience, mask_noise_std=args.mask_noise, task=args.task or "",
         device=args.device, model_config=_model_settings(args.set),
     )  # fmt: skip
-    run = train(args.data, args.out, config, cache=args.cache, resume=args.resume, workers=args.workers)
+    if args.recipe:
+        from .recipes import run_recipe
+
+        run = run_recipe(args.recipe, args.out, data=args.data, resume=args.resume, cache=args.cache, workers=args.workers)
+    elif args.model is None or args.data is None:
+        raise ParameterError("train needs --model and --data, or --recipe NAME (e.g. --recipe default)")
+    else:
+        run = train(args.data, args.out, config, cache=args.cache, resume=args.resume, workers=args.workers)
     if int(os.environ.get("RANK", "0")) == 0:
         v, theta = run["validation"], run["threshold"]
         print(
@@ -166,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("render", help="render the default dataset from SoundFonts")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--size", default="small", choices=["tiny", "small", "full"])
+    p.add_argument("--size", default="small", choices=["tiny", "small", "medium", "full"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", type=float, default=0.0, metavar="P", help="share of train/validation clips given reverb/EQ/noise")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
@@ -195,9 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = TrainConfig()
     p = commands.add_parser("train", help="train a model (the papers' recipe by default); torchrun for several GPUs")
-    p.add_argument("--model", required=True, help="a name from `instrid models`")
-    p.add_argument("--data", required=True, type=Path, help="dataset folder")
+    p.add_argument("--model", default=None, help="a name from `instrid models`")
+    p.add_argument("--data", default=None, type=Path, help="dataset folder (with --recipe: where its data is rendered)")
     p.add_argument("--out", required=True, type=Path, help="run folder to create (or continue with --resume)")
+    p.add_argument("--recipe", default=None, help="a named recipe (data + settings), e.g. `default`, the shipped model's")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)

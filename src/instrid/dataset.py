@@ -23,9 +23,15 @@ from .store import FeatureStore, PackedFeatures, cut_window
 VALIDATION_SHARE = 0.2  # the papers' 80:20 split, used when a dataset has no validation split
 
 
+def tasks_of(task: str) -> tuple[str, ...]:
+    """"solo+mix" -> ("solo", "mix"): a model may train on several rendered tasks at once."""
+    return tuple(task.split("+"))
+
+
 def task_clips(clips: Sequence[Clip], task: str, split: str, *, single_label: bool = True) -> list[Clip]:
     """Clips of ``split`` for ``task`` (clips of published layouts without a task count for every task)."""
-    return [c for c in clips if c.split == split and c.task in (task, "") and (len(c.labels) == 1 or not single_label)]
+    tasks = (*tasks_of(task), "")
+    return [c for c in clips if c.split == split and c.task in tasks and (len(c.labels) == 1 or not single_label)]
 
 
 def excerpt_clips(clips: Sequence[Clip], split: str) -> list[Clip]:

@@ -10,7 +10,7 @@ import torch
 
 from .checkpoint import load_model
 from .data import load_dataset
-from .dataset import ensure_features, excerpt_clips, load_windows, task_clips
+from .dataset import ensure_features, excerpt_clips, load_windows, task_clips, tasks_of
 from .errors import DataError
 from .inference import mean_by_clip, resolve_device, window_probabilities
 from .metrics import excerpt_scores, multilabel_report, single_label_report
@@ -38,7 +38,7 @@ def evaluate(
     classes, stats, task = tuple(run["labels"]), run["normalization"], run["task"]
     clips = load_dataset(data_dir)
     single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]
-    excerpts = excerpt_clips(clips, split) if task == "mix" else []
+    excerpts = excerpt_clips(clips, split) if "mix" in tasks_of(task) else []
     if not single and not excerpts:
         splits = sorted({c.split for c in clips})
         raise DataError(f"{data_dir}: no clips of split {split!r} for task {task!r}; splits here: {splits}")

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .data import load_dataset
-from .dataset import class_list, ensure_features, excerpt_clips, load_windows, train_validation
+from .dataset import class_list, ensure_features, excerpt_clips, load_windows, tasks_of, train_validation
 from .errors import CheckpointError, ParameterError
 from .evaluate import excerpt_matrix
 from .fileio import atomic_write
@@ -175,7 +175,7 @@ def train(
     clips = load_dataset(data_dir)
     train_clips, val_clips = train_validation(clips, task, seed=config.seed)
     classes = class_list(train_clips + val_clips)
-    val_excerpts = excerpt_clips(clips, "validation") if task == "mix" else []
+    val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) else []
     cache = Path(cache) if cache else Path(data_dir) / "features"
     if dd.main:
         packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, workers=workers, progress=progress)

@@ -6,6 +6,7 @@
 * NSynth: ``nsynth-{train,valid,test}/examples.json`` + ``audio/NAME.wav``, label = instrument family.
 * Folder per class: ``<root>/<label>/*.{wav,flac,ogg,mp3}``.
 * Rendered (``instrid render``): ``metadata.csv`` beside the audio.
+* Evaluation sets (e.g. ``real-notes``): ``labels.csv`` with ``file,label``; all in split ``test``.
 
 Tasks follow the rendered data's names, so training and evaluation pick clips the same way for every
 layout: IRMAS training excerpts are ``mix``, IRMAS test excerpts ``mix-long``, NSynth notes ``solo``.
@@ -26,6 +27,7 @@ from ..fileio import atomic_write
 from ..labels import IRMAS_CLASSES
 
 METADATA_FILE = "metadata.csv"
+LABELS_FILE = "labels.csv"
 METADATA_COLUMNS = ("clip_id", "path", "labels", "split", "task", "source", "details")
 
 
@@ -155,15 +157,28 @@ def write_metadata(root: Path, clips: list[Clip]) -> None:
     atomic_write(root / METADATA_FILE, lambda f: f.write(buffer.getvalue().encode()))
 
 
+def read_labels_csv(root: str | Path) -> list[Clip]:
+    """An evaluation set listed in ``labels.csv`` (columns ``file``, ``label``; paths relative to the folder),
+    such as ``real-notes``: every clip is in split ``test`` and counts for every task."""
+    root = Path(root)
+    with (root / LABELS_FILE).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"file", "label"} <= set(rows[0]):
+        raise DataError(f"{root / LABELS_FILE}: expected columns file,label")
+    return [Clip(_clip_id(root, root / r["file"]), root / r["file"], (r["label"],), "test", "", root.name) for r in rows]
+
+
 def load_dataset(root: str | Path) -> list[Clip]:
     """Read a dataset folder, recognising its layout (checked in this order):
-    ``metadata.csv`` → rendered; ``nsynth-*/examples.json`` → NSynth; ``*.txt`` beside ``*.wav`` →
-    IRMAS testing; class-code folders → IRMAS training; otherwise folder per class."""
+    ``metadata.csv`` → rendered; ``labels.csv`` → an evaluation set; ``nsynth-*/examples.json`` → NSynth;
+    ``*.txt`` beside ``*.wav`` → IRMAS testing; class-code folders → IRMAS training; otherwise folder per class."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such dataset folder; render one with `instrid render --out {root}`")
     if (root / METADATA_FILE).is_file():
         return read_metadata(root)
+    if (root / LABELS_FILE).is_file():
+        return read_labels_csv(root)
     if any((root / folder / "examples.json").is_file() for folder in NSYNTH_SPLITS):
         return read_nsynth(root)
     if any(txt.with_suffix(".wav").is_file() for txt in root.rglob("*.txt")):

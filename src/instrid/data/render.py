@@ -44,6 +44,7 @@ VIBRATO_CLASSES = SUSTAINED - {"org"}
 SIZES = {
     "tiny": {"per_class": {"train": 2, "validation": 1, "test": 1, "test-unseen": 1}, "long": {"validation": 2, "test": 2}},
     "small": {"per_class": {"train": 20, "validation": 5, "test": 5, "test-unseen": 5}, "long": {"validation": 11, "test": 11}},
+    "medium": {"per_class": {"train": 100, "validation": 20, "test": 20, "test-unseen": 20}, "long": {"validation": 44, "test": 44}},
     "full": {"per_class": {"train": 800, "validation": 200, "test": 200, "test-unseen": 200}, "long": {"validation": 300, "test": 600}},
 }
 SOUNDFONT_DIRS = (os.environ.get("INSTRID_SOUNDFONT_DIR", ""), "/usr/share/sounds/sf2")
