@@ -167,6 +167,12 @@ def _predict(args) -> None:
         raise InstridError(f"{len(errors)} of {len(errors) + len(predictions)} file(s) could not be read (listed above)")
 
 
+def _export(args) -> None:
+    from .export import export_onnx
+
+    print(f"wrote {export_onnx(args.run, args.onnx)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instrid", description="Recognise the instruments playing in a recording.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -240,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_predict)
+
+    p = commands.add_parser("export", help="export a run's network to ONNX (features stay in Python)")
+    p.add_argument("--run", required=True, type=Path, help="run folder from `instrid train`")
+    p.add_argument("--onnx", required=True, type=Path, help="the .onnx file to write")
+    p.set_defaults(handler=_export)
     return parser
 
 
