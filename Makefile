@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SF2 := /usr/share/sounds/sf2
 
-.PHONY: demo test bench soundfonts clean
+.PHONY: demo test bench soundfonts browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,12 +23,20 @@ soundfonts:
 		|| echo "apt-get failed: falling back to pretty_midi's TimGM6mb"; \
 	else echo "not root: falling back to pretty_midi's TimGM6mb"; fi
 
+# Debian's chromium for the web page's end-to-end test (driven by Playwright with executablePath).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "apt-get failed: the browser test will be skipped"; \
+	else echo "not root: the browser test will be skipped"; fi
+
 demo: $(STAMP) soundfonts
 	$(PY) -m instrid render --size small --out data/small
 	$(PY) -m instrid features --data data/small
 	$(PY) -m instrid summary --data data/small --png demo/features.png --clip mix-train-vio-00000
 
-test: $(STAMP) soundfonts
+test: $(STAMP) soundfonts browser
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -173,6 +173,15 @@ def _export(args) -> None:
     print(f"wrote {export_onnx(args.run, args.onnx)}")
 
 
+def _serve(args) -> None:
+    from .predict import Recognizer
+    from .serve import serve
+
+    recognizer = Recognizer.load(args.run, device=args.device)
+    print(f"instrid: serving {recognizer.entry.name} on http://{args.host}:{args.port}/", file=sys.stderr)
+    serve(recognizer, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instrid", description="Recognise the instruments playing in a recording.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -251,6 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, type=Path, help="run folder from `instrid train`")
     p.add_argument("--onnx", required=True, type=Path, help="the .onnx file to write")
     p.set_defaults(handler=_export)
+
+    p = commands.add_parser("serve", help="an HTTP API (POST /predict) and a web page, on one port")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=_serve)
     return parser
 
 

@@ -50,6 +50,7 @@ class Prediction:
     scores: tuple[LabelScore, ...]  # every class, in label order
     threshold: float
     timeline: Timeline | None = None
+    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of store.extract_audio
 
     def to_dict(self) -> dict:
         out = {
@@ -91,12 +92,17 @@ class Recognizer:
     def sample_rate(self) -> int:
         return self.entry.features.frontend.sample_rate
 
-    def predict(self, path: str | Path, *, threshold: float | None = None, timeline: bool = False) -> Prediction:
-        """Instruments of one audio file (any format soundfile reads, any rate, mono or stereo)."""
-        y = audio.load_audio(path, sr=self.sample_rate, min_samples=self.entry.features.frontend.min_samples)
-        return self.predict_audio(y, path=str(path), threshold=threshold, timeline=timeline)
+    def read_audio(self, path: str | Path) -> np.ndarray:
+        """Decode a file (any format soundfile reads, any rate, mono or stereo) to mono at ``sample_rate``."""
+        return audio.load_audio(path, sr=self.sample_rate, min_samples=self.entry.features.frontend.min_samples)
 
-    def predict_audio(self, y: np.ndarray, *, path: str = "", threshold: float | None = None, timeline: bool = False) -> Prediction:
+    def predict(self, path: str | Path, *, threshold: float | None = None, timeline: bool = False) -> Prediction:
+        """Instruments of one audio file."""
+        return self.predict_audio(self.read_audio(path), path=str(path), threshold=threshold, timeline=timeline)
+
+    def predict_audio(
+        self, y: np.ndarray, *, path: str = "", threshold: float | None = None, timeline: bool = False, keep_features: bool = False
+    ) -> Prediction:
         """Instruments of mono audio already at ``self.sample_rate``."""
         theta = self.threshold if threshold is None else threshold
         arrays = extract_audio(y, self.entry.features)
@@ -114,6 +120,7 @@ class Recognizer:
             scores=all_scores,
             threshold=theta,
             timeline=Timeline(np.arange(len(probs)) * hop / fps, self.entry.window / fps, probs) if timeline else None,
+            features=arrays if keep_features else None,
         )
 
     def _window_probabilities(self, arrays: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
