@@ -1,0 +1,105 @@
+"""End-to-end speed of `instrid predict` on a 3-minute recording, with the share of each stage.
+
+    .venv/bin/python benchmarks/predict.py [--run RUN_DIR] [--data DIR] [--minutes 3]
+
+The recording is made by joining rendered ``mix-long`` excerpts (from ``--data``, or the ``tiny`` dataset
+rendered into a temporary folder) into one stereo 48 kHz FLAC, so decoding and resampling are exercised.
+Each stage is timed by calling the functions ``Recognizer.predict`` calls, in its order; the scores are then
+checked against ``Recognizer.predict`` on the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from instrid import audio, features
+from instrid.data import load_dataset, render_dataset
+from instrid.dataset import windows_at
+from instrid.features import input_windows
+from instrid.inference import window_probabilities
+from instrid.metrics import excerpt_scores
+from instrid.predict import WINDOW_BATCH, Recognizer
+
+FILE_SR = 48_000
+
+
+def make_recording(data: Path, minutes: float, out: Path) -> Path:
+    excerpts = [c for c in load_dataset(data) if c.task == "mix-long"]
+    parts, total = [], 0
+    while total < minutes * 60 * FILE_SR:
+        for c in excerpts:
+            y, sr = audio.read_audio(c.path)
+            y = audio.resample(y, orig_sr=sr, target_sr=FILE_SR)
+            parts.append(y)
+            total += len(y)
+    y = np.concatenate(parts)[: int(minutes * 60 * FILE_SR)]
+    soundfile.write(out, np.stack([y, 0.8 * y], axis=1), FILE_SR)  # stereo
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, default=None, help="run folder (default: the shipped model)")
+    parser.add_argument("--data", type=Path, default=None, help="a rendered dataset (default: render tiny)")
+    parser.add_argument("--minutes", type=float, default=3.0)
+    args = parser.parse_args()
+    recognizer = Recognizer.load(args.run, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            data = Path(tmp) / "tiny"
+            render_dataset(data, size="tiny", progress=False)
+        path = make_recording(data, args.minutes, Path(tmp) / "recording.flac")
+
+        times = {}
+        t = time.perf_counter()
+        y, sr = audio.read_audio(path)
+        times["decode"] = time.perf_counter() - t
+        t = time.perf_counter()
+        y = audio.resample(y, orig_sr=sr, target_sr=recognizer.sample_rate)
+        times["resample"] = time.perf_counter() - t
+        spec = recognizer.entry.features.frontend
+        t = time.perf_counter()
+        arrays = {"mel": features.log_mel(y, spec)}
+        times["log-mel"] = time.perf_counter() - t
+        t = time.perf_counter()
+        track = features.pitch_track(y, spec)
+        arrays.update(f0=track.f0, voiced_prob=track.voiced_prob)
+        times["pYIN"] = time.perf_counter() - t
+        starts = input_windows(arrays["mel"].shape[1], size=recognizer.entry.window, hop=recognizer.entry.window // 2)
+        times["windows + mask"], times["network"], probs = 0.0, 0.0, []
+        for i in range(0, len(starts), WINDOW_BATCH):
+            t = time.perf_counter()
+            inputs = windows_at(arrays, recognizer.entry, starts[i : i + WINDOW_BATCH])
+            times["windows + mask"] += time.perf_counter() - t
+            t = time.perf_counter()
+            probs.append(window_probabilities(recognizer.model, recognizer.entry, inputs, recognizer.run["normalization"],
+                                              len(recognizer.labels), precision=recognizer.precision))  # fmt: skip
+            times["network"] += time.perf_counter() - t
+        t = time.perf_counter()
+        scores = excerpt_scores(np.concatenate(probs))
+        times["aggregation"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        p = recognizer.predict(path)
+        end_to_end = time.perf_counter() - t
+    duration = len(y) / recognizer.sample_rate
+    staged = sum(times.values())
+    print(f"{recognizer.entry.name} ({recognizer.precision}) on {duration:.0f} s of stereo 48 kHz FLAC, {os.cpu_count()} cores, "
+          f"{len(starts)} windows")  # fmt: skip
+    for stage, seconds in times.items():
+        print(f"  {stage:<15}{seconds:8.3f} s {seconds / staged:6.1%}")
+    print(f"  {'sum of stages':<15}{staged:8.3f} s  = {duration / staged:.1f}x real time")
+    print(f"Recognizer.predict end to end: {end_to_end:.3f} s = {duration / end_to_end:.1f}x real time")
+    assert np.allclose([x.score for x in p.scores], np.round(scores, 4), atol=1e-4), "stages disagree with predict"
+
+
+if __name__ == "__main__":
+    main()
