@@ -18,6 +18,7 @@ import torch
 from . import audio
 from .checkpoint import load_model
 from .dataset import windows_at
+from .errors import CheckpointError
 from .features import input_windows
 from .inference import resolve_device, resolve_precision, window_probabilities
 from .metrics import excerpt_scores, full_name
@@ -86,6 +87,8 @@ class Recognizer:
 
     @classmethod
     def load(cls, run_dir: str | Path | None = None, *, device: str = "auto") -> Recognizer:
+        if run_dir is None and not (SHIPPED_RUN / "run.json").is_file():
+            raise CheckpointError(f"{SHIPPED_RUN}: this install ships no model; pass --run RUN_DIR from `instrid train`")
         return cls(run_dir or SHIPPED_RUN, device=device)
 
     @property
