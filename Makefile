@@ -35,6 +35,7 @@ demo: $(STAMP) soundfonts
 	$(PY) -m instrid render --size small --out data/small
 	$(PY) -m instrid features --data data/small
 	$(PY) -m instrid summary --data data/small --png demo/features.png --clip mix-train-vio-00000
+	$(PY) -m instrid predict --timeline data/small/audio/test/mix-long/mix-long-test-gel+cel-00002.flac
 
 test: $(STAMP) soundfonts browser
 	$(PY) -m pytest -q

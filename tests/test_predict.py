@@ -70,3 +70,17 @@ def test_csv_output_and_result_file_checks(tiny_run, write_audio, tmp_path, caps
         ResultFile(tmp_path / "tags.txt")
     assert main(["predict", str(tmp_path / "missing.wav"), "--run", str(tiny_run)]) == 1
     assert "missing.wav" in capsys.readouterr().err
+
+
+def test_the_shipped_model_works_out_of_the_box(tiny_dataset, capsys):
+    from instrid.predict import SHIPPED_RUN
+
+    weights = SHIPPED_RUN / "model.safetensors"
+    assert weights.stat().st_size <= 5 * 2**20  # <= 5 MB
+    recognizer = Recognizer.load(device="cpu")
+    assert recognizer.labels == IRMAS_CLASSES and recognizer.entry.name == "cross_attention"
+    _, clips = tiny_dataset
+    excerpt = next(c for c in clips if c.task == "mix-long")
+    assert main(["predict", str(excerpt.path), "--format", "json"]) == 0  # no --run: the shipped model
+    d = json.loads(capsys.readouterr().out)
+    assert d["top"]["code"] in IRMAS_CLASSES and d["labels"][0] == d["top"]

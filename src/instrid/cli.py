@@ -118,7 +118,9 @@ def _evaluate(args) -> None:
     from .evaluate import evaluate
     from .metrics import plot_confusion, table3
 
-    result = evaluate(args.run, args.data, split=args.split, cache=args.cache, device=args.device, workers=args.workers)
+    result = evaluate(
+        args.run, args.data, split=args.split, cache=args.cache, device=args.device, workers=args.workers, restrict=args.restrict
+    )
     write_json(args.run / f"evaluation-{args.split}.json", result)
     if "single_label" in result:
         plot_confusion(result["single_label"], args.run / f"confusion-{args.split}.png", f"{result['model']} on {args.split}")
@@ -127,7 +129,8 @@ def _evaluate(args) -> None:
         return
     if "single_label" in result:
         r = result["single_label"]
-        print(f"{result['model']} on {args.split} ({result['task']}, {r['n']} clips): accuracy {r['accuracy']:.1%}")
+        among = ", predictions among the classes present" if args.restrict else ""
+        print(f"{result['model']} on {args.split} ({result['task']}, {r['n']} clips{among}): accuracy {r['accuracy']:.1%}")
         print(table3(r))
         print(f"confusion matrix: {args.run / f'confusion-{args.split}.png'}")
     if "multi_label" in result:
@@ -241,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="dataset folder")
     p.add_argument("--split", default="test")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--restrict", action="store_true", help="predict only among the classes present in the split (e.g. real-notes)")
     p.add_argument("--device", default="auto")
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
     p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")

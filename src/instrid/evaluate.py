@@ -25,11 +25,14 @@ def evaluate(
     device: str = "auto",
     workers: int | None = None,
     progress: bool = True,
+    restrict: bool = False,
 ) -> dict:
     """Metrics of the run at ``run_dir`` on ``split`` of the dataset at ``data_dir``.
 
     Returns a dict with ``single_label`` (accuracy, per-class and averaged P/R/F1, confusion matrix) and,
     when the split has multi-label excerpts and the run was trained on the mix task, ``multi_label``.
+    With ``restrict``, single-label predictions are the best of the classes that occur in the split (for
+    evaluation sets that cover only some classes, such as real-notes).
     """
     entry, model, run = load_model(run_dir)
     dev = resolve_device(device)
@@ -45,13 +48,17 @@ def evaluate(
     cache = Path(cache) if cache else Path(data_dir) / "features"
     packed = ensure_features(single + excerpts, entry, cache, workers=workers, progress=progress)
     single, excerpts = [c for c in single if c.clip_id in packed], [c for c in excerpts if c.clip_id in packed]
-    result = {"run": str(run_dir), "model": entry.name, "data": str(data_dir), "split": split, "task": task}
+    result = {"run": str(run_dir), "model": entry.name, "data": str(data_dir), "split": split, "task": task, "restricted": restrict}
     if single:
         inputs, clip_index = load_windows(packed, [c.clip_id for c in single], entry, hop=entry.window // 2)
         with torch.inference_mode():
             probs = window_probabilities(model, entry, inputs, stats, len(classes), device=dev)
-        predicted = mean_by_clip(probs, clip_index, len(single)).argmax(axis=1)
+        clip_probs = mean_by_clip(probs, clip_index, len(single))
         truth = [classes.index(c.labels[0]) for c in single]
+        if restrict:
+            absent = np.setdiff1d(np.arange(len(classes)), truth)
+            clip_probs[:, absent] = -1.0
+        predicted = clip_probs.argmax(axis=1)
         result["single_label"] = single_label_report(truth, predicted, classes)
     if excerpts:
         scores, targets = excerpt_matrix(model, entry, packed, excerpts, classes, stats, dev)
