@@ -44,15 +44,16 @@ def test_audio_shorter_than_a_window_and_long_audio(recognizer):
 def test_predict_folder_streams_results_skips_bad_files_and_resumes(tiny_run, write_audio, tmp_path, capsys):
     write_audio("music/a.wav", tone(440, 1.5))
     write_audio("music/sub/b.flac", np.stack([tone(220, 2.0), tone(330, 2.0)], axis=1), sr=22_050)  # stereo, other rate
+    write_audio("music/sub/c.ogg", tone(523, 1.2), sr=48_000, format="OGG", subtype="VORBIS")
     (tmp_path / "music" / "broken.mp3").write_bytes(b"not audio")
     out = tmp_path / "tags.jsonl"
     argv = ["predict", str(tmp_path / "music"), "--run", str(tiny_run), "--out", str(out), "--format", "json"]
     assert main(argv) == 1  # one file failed: non-zero, but the others are done
     captured = capsys.readouterr()
-    assert "broken.mp3" in captured.err and "1 of 3 file(s)" in captured.err
+    assert "broken.mp3" in captured.err and "1 of 4 file(s)" in captured.err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert sorted(d["path"].rsplit("/", 1)[-1] for d in lines) == ["a.wav", "b.flac"]
-    assert len(captured.out.splitlines()) == 2
+    assert sorted(d["path"].rsplit("/", 1)[-1] for d in lines) == ["a.wav", "b.flac", "c.ogg"]
+    assert len(captured.out.splitlines()) == 3
 
     with out.open("a") as f:
         f.write('{"path": "torn')  # as if killed mid-line

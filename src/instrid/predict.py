@@ -67,7 +67,7 @@ class Prediction:
             out["timeline"] = {
                 "window_seconds": self.timeline.window_seconds,
                 "starts": [round(float(t), 3) for t in self.timeline.starts],
-                "scores": [dict(zip(codes, np.round(p, 4).tolist())) for p in self.timeline.probabilities],
+                "scores": [dict(zip(codes, np.round(p.astype(float), 4).tolist())) for p in self.timeline.probabilities],
             }
         return out
 

@@ -62,7 +62,6 @@ def create_app(recognizer: Recognizer, *, max_bytes: int = MAX_BYTES, max_second
         "threshold": recognizer.threshold,
         "window_seconds": recognizer.entry.window_seconds,
         "parameters": count_parameters(recognizer.model),
-        "run": str(recognizer.run_dir),
         "limits": {"max_bytes": max_bytes, "max_seconds": max_seconds},
     }
 
