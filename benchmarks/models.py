@@ -20,12 +20,6 @@ from instrid.inference import autocast, resolve_precision, to_device
 from instrid.models import MODELS, count_parameters, create_model
 
 
-def random_batch(entry, batch: int) -> dict:
-    spec = entry.features.frontend
-    shapes = {"wave": (batch, entry.window * spec.dim), "mel": (batch, 1, spec.dim, entry.window), "mask": (batch, 1, spec.dim, entry.window)}
-    return {k: torch.randn(shapes[k]).numpy() for k in entry.inputs}
-
-
 def throughput(step, batch: int, seconds: float) -> float:
     step()  # warm-up
     n, start = 0, time.perf_counter()
@@ -40,7 +34,7 @@ def measure(name: str, batch: int, seconds: float, channels_last: bool = True, p
     model = create_model(name)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    inputs = random_batch(entry, batch)
+    inputs = {k: torch.randn(shape).numpy() for k, shape in entry.input_shapes(batch).items()}
     tensors = to_device(inputs, torch.device("cpu"))
     if not channels_last:
         tensors = {k: v.contiguous() for k, v in tensors.items()}

@@ -9,18 +9,12 @@ from instrid.models.hssanet import HarmonicStack, HSSANetConfig, harmonic_shifts
 NETWORKS = [name for name, entry in MODELS.items() if entry.kind == "torch"]
 
 
-def random_batch(entry, batch=2):
-    spec = entry.features.frontend
-    shapes = {"wave": (batch, entry.window * spec.dim), "mel": (batch, 1, spec.dim, entry.window), "mask": (batch, 1, spec.dim, entry.window)}
-    return {k: torch.randn(shapes[k]) for k in entry.inputs}
-
-
 @pytest.mark.parametrize("name", NETWORKS)
 def test_every_network_gives_finite_logits_and_learns_one_batch(name):
     torch.manual_seed(0)
     entry = get_entry(name)
     model = create_model(name, n_classes=5)
-    batch = random_batch(entry)
+    batch = {k: torch.randn(shape) for k, shape in entry.input_shapes(2).items()}
     labels = torch.tensor([1, 3])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()

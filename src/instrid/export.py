@@ -15,9 +15,7 @@ from .errors import CheckpointError, InstridError
 
 
 def example_inputs(entry, batch: int = 2) -> tuple[torch.Tensor, ...]:
-    spec = entry.features.frontend
-    shapes = {"wave": (batch, entry.window * spec.dim), "mel": (batch, 1, spec.dim, entry.window), "mask": (batch, 1, spec.dim, entry.window)}
-    return tuple(torch.randn(shapes[name]) for name in entry.inputs)
+    return tuple(torch.randn(shape) for shape in entry.input_shapes(batch).values())
 
 
 def export_onnx(run_dir: str | Path, path: str | Path) -> Path:

@@ -33,6 +33,12 @@ class ModelEntry:
     def window_seconds(self) -> float:
         return self.window / self.features.frontend.frames_per_second
 
+    def input_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        """Shapes of the batch the network takes: ``mel``/``mask`` (B, 1, F, T), ``wave`` (B, N), ``descriptors`` (B, 29, T)."""
+        spec = self.features.frontend
+        shapes = {"wave": (batch, self.window * spec.dim), "descriptors": (batch, spec.dim, self.window)}
+        return {name: shapes.get(name, (batch, 1, spec.dim, self.window)) for name in self.inputs}
+
     def make_config(self, **overrides):
         unknown = set(overrides) - {f.name for f in dataclasses.fields(self.config)}
         if unknown:
