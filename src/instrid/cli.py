@@ -95,7 +95,7 @@ def _train(args) -> None:
     config = TrainConfig(
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         seed=args.seed, patience=args.patience, mask_noise_std=args.mask_noise, task=args.task or "",
-        device=args.device, model_config=_model_settings(args.set),
+        device=args.device, precision=args.precision, model_config=_model_settings(args.set),
     )  # fmt: skip
     if args.recipe:
         from .recipes import run_recipe
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("models", help="list the registered models with their parameter counts")
     p.set_defaults(handler=_models)
 
+    from .inference import PRECISIONS
     from .train import OPTIMIZERS, TrainConfig
 
     d = TrainConfig()
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-noise", type=float, default=d.mask_noise_std, help="std of the Gaussian noise on the pitch mask")
     p.add_argument("--task", default=None, help="rendered task to train on (default: the model's, mix or solo)")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--precision", default=d.precision, choices=PRECISIONS, help="auto: bf16 autocast where the hardware does bf16 natively")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a model size, e.g. --set d_model=64")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its last finished epoch")
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
