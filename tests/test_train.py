@@ -78,7 +78,9 @@ def test_classical_baseline_trains_and_evaluates(tiny_dataset, tmp_path, capsys)
     run = train(data, tmp_path / "svm", TrainConfig(model="svm"), progress=False)
     assert run["parameters"] is None and (tmp_path / "svm" / "model.skops").exists()
     assert main(["evaluate", "--run", str(tmp_path / "svm"), "--data", str(data), "--json"]) == 0
-    assert 0 <= json.loads(capsys.readouterr().out)["single_label"]["accuracy"] <= 1
+    report = json.loads(capsys.readouterr().out)["single_label"]
+    assert report["n"] == 11 and sum(map(sum, report["confusion"])) == 11  # every test clip was scored once
+    assert report["accuracy"] == sum(report["confusion"][i][i] for i in range(11)) / 11
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

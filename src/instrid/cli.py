@@ -20,16 +20,11 @@ def _render(args) -> None:
 
 
 def _feature_store(args):
-    from . import features
-    from .store import FeatureConfig, FeatureStore
+    from .models import get_entry
+    from .store import FeatureStore
 
-    if args.model:
-        from .models import get_entry
-
-        config = get_entry(args.model).features
-    else:
-        config = FeatureConfig(features.HSSANET_MEL, pitch=False, preprocess=True) if args.hssanet else FeatureConfig()
-    return FeatureStore(args.cache or Path(args.data) / "features", config)
+    model = args.model or ("hssanet" if args.hssanet else "cross_attention")
+    return FeatureStore(args.cache or Path(args.data) / "features", get_entry(model).features)
 
 
 def _features(args) -> None:
@@ -55,7 +50,7 @@ def _summary(args) -> None:
     print(summary_table(clips, packed))
     if args.png:
         if packed.f0 is None:
-            raise DataError("--png draws the pitch mask, which --hssanet features do not have; drop one of the two")
+            raise DataError("--png draws the pitch mask, which these features do not have; drop --png or --hssanet/--model")
         clip_id = args.clip or packed.clip_ids[0]
         shown = next((c for c in clips if c.clip_id == clip_id and c.clip_id in packed), None)
         if shown is None:

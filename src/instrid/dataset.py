@@ -70,18 +70,19 @@ def ensure_features(
     Unreadable clips are skipped with one line each on stderr (and listed in the store's ``errors.json``);
     callers keep the clips that are ``in`` the result."""
     store = FeatureStore(cache, entry.features)
-    wanted = [c.clip_id for c in clips]
     try:
         packed = store.open()
-        if all(cid in packed for cid in wanted):
-            return packed
-        known = packed.clip_ids
     except DataError:
-        known = []
-    errors = store.extract([(c.clip_id, c.path) for c in clips], workers=workers, progress=progress)
+        packed = None
+    missing = [c for c in clips if packed is None or c.clip_id not in packed]
+    if not missing:
+        return packed
+    errors = store.extract([(c.clip_id, c.path) for c in missing], workers=workers, progress=progress)
     for reason in errors.values():
         print(f"instrid: skipped: {reason}", file=sys.stderr)
-    store.pack(list(dict.fromkeys([*known, *wanted])))
+    if packed is None or len(errors) < len(missing):  # re-pack only when there is something new to add
+        known = packed.clip_ids if packed is not None else []
+        store.pack(list(dict.fromkeys([*known, *(c.clip_id for c in clips)])))
     return store.open()
 
 

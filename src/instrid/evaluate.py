@@ -51,8 +51,7 @@ def evaluate(
     result = {"run": str(run_dir), "model": entry.name, "data": str(data_dir), "split": split, "task": task, "restricted": restrict}
     if single:
         inputs, clip_index = load_windows(packed, [c.clip_id for c in single], entry, hop=entry.window // 2)
-        with torch.inference_mode():
-            probs = window_probabilities(model, entry, inputs, stats, len(classes), device=dev)
+        probs = window_probabilities(model, entry, inputs, stats, len(classes), device=dev)
         clip_probs = mean_by_clip(probs, clip_index, len(single))
         truth = [classes.index(c.labels[0]) for c in single]
         if restrict:

@@ -19,7 +19,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 @functools.cache
 def native_bf16_cpu() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where oneDNN runs it ~2.5x faster."""
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where oneDNN runs it about 2x faster
+    (``benchmarks/models.py`` prints the ratio)."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

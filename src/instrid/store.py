@@ -193,14 +193,18 @@ class PackedFeatures:
         return out
 
     def window(self, clip_id: str, start: int, size: int = features.INPUT_FRAMES) -> dict[str, np.ndarray]:
-        """One model input of clip ``clip_id``; see ``cut_window``."""
-        return cut_window(self.clip(clip_id), self.config, start, size)
+        """One model input of clip ``clip_id`` (see ``cut_window``) and, with pitch, the paper's masked
+        spectrogram ``pred_spec`` (n_mels, size)."""
+        out = cut_window(self.clip(clip_id), self.config, start, size)
+        if "mask" in out:
+            out["pred_spec"] = features.masked_spectrogram(out[self.field], out["mask"])
+        return out
 
 
 def cut_window(arrays: dict[str, np.ndarray], config: FeatureConfig, start: int, size: int) -> dict[str, np.ndarray]:
     """One model input of ``size`` frames from a clip's arrays (as ``extract_clip`` gives them), padded past the
     clip's end with the front end's floor (-100 dB for the cross-attention mel): the frames (dim, size) and,
-    with pitch, ``mask`` and ``pred_spec`` (n_mels, size)."""
+    with pitch, the binary ``mask`` (n_mels, size)."""
     field = config.frontend.field
     x = arrays[field][:, start : start + size]
     pad = size - x.shape[1]
@@ -208,6 +212,5 @@ def cut_window(arrays: dict[str, np.ndarray], config: FeatureConfig, start: int,
     out = {field: x}
     if config.pitch:
         f0 = np.pad(arrays["f0"][start : start + size], (0, pad), constant_values=np.nan)
-        mask = features.pitch_mask(f0, np.isfinite(f0), config.frontend)
-        out.update(mask=mask, pred_spec=features.masked_spectrogram(x, mask))
+        out["mask"] = features.pitch_mask(f0, np.isfinite(f0), config.frontend)
     return out

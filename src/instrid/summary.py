@@ -47,10 +47,11 @@ def summary_table(clips: list[Clip], packed: PackedFeatures) -> str:
     lengths = [packed.n_frames(cid) for cid in packed.clip_ids]
     n_frames = sum(lengths)
     n_inputs = sum(len(features.input_windows(n)) for n in lengths)
-    lines.append(
-        f"features: {len(packed)} clips, {n_frames} frames of {spec.n_mels} mel bands at {spec.frames_per_second:.0f} frames/s; "
-        f"{n_inputs} model inputs of mel/mask/pred_spec 1 x {spec.n_mels} x {features.INPUT_FRAMES}"
-    )
+    rows = f"{spec.dim} mel bands" if spec.field == "mel" else f"{spec.dim} {spec.field} values"
+    line = f"features: {len(packed)} clips, {n_frames} frames of {rows} at {spec.frames_per_second:.0f} frames/s"
+    if packed.f0 is not None:
+        line += f"; {n_inputs} model inputs of mel/mask/pred_spec 1 x {spec.dim} x {features.INPUT_FRAMES}"
+    lines.append(line)
     return "\n".join(lines)
 
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .data import load_dataset
 from .dataset import class_list, ensure_features, excerpt_clips, load_windows, tasks_of, train_validation
-from .errors import CheckpointError, ParameterError
+from .errors import CheckpointError, DataError, ParameterError
 from .evaluate import excerpt_matrix
 from .fileio import atomic_write
 from .inference import (
@@ -184,6 +184,8 @@ def train(
     if not dd.main:
         packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, progress=False)
     train_clips, val_clips, val_excerpts = ([c for c in cs if c.clip_id in packed] for cs in (train_clips, val_clips, val_excerpts))
+    if not train_clips or not val_clips:
+        raise DataError(f"{data_dir}: no readable training or validation clips for task {task!r} (see the lines above)")
 
     train_split = make_split(packed, train_clips, entry, classes, hop=entry.window)
     val_split = make_split(packed, val_clips, entry, classes, hop=entry.window // 2)
@@ -265,8 +267,6 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
         bar = tqdm(range(steps), desc=f"epoch {epoch}/{config.epochs}", unit="step", leave=False, disable=not (progress and dd.main))
         for step in bar:
             idx = mine[step * config.batch_size : (step + 1) * config.batch_size].numpy()
-            if len(idx) == 0:
-                continue
             batch = {k: v[idx] for k, v in train_inputs.items()}
             if "mask" in batch and config.mask_noise_std > 0:
                 noise = torch.randn(batch["mask"].shape, generator=generator).numpy() * config.mask_noise_std
