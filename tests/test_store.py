@@ -47,3 +47,22 @@ def test_resume_skips_done_clips_and_key_follows_parameters(tmp_path, clips):
     assert hssanet.dir != store.dir and not hssanet.clip_file("a").exists()
     with pytest.raises(DataError, match="instrid features"):
         hssanet.open()
+
+
+def test_clean_mask_is_derived_from_the_stored_track_when_windows_are_cut():
+    from instrid.dataset import clip_windows
+    from instrid.models import get_entry
+
+    noisy, clean = get_entry("cross_attention"), get_entry("cross_attention_clean")
+    assert noisy.features.key == clean.features.key  # one feature store serves both
+    f0 = np.full(100, 440.0, np.float32)
+    f0[50:52] = 220.0  # a two-frame octave glitch
+    f0[80:90] = np.nan
+    f0[90:92] = 330.0  # isolated after the gap
+    f0[92:] = np.nan
+    arrays = {"mel": np.zeros((128, 100), np.float32), "f0": f0, "voiced_prob": np.ones(100, np.float32)}
+    track = features.PitchTrack(f0, np.isfinite(f0), arrays["voiced_prob"])
+    clean_mask = clip_windows(arrays, clean, hop=100)["mask"][0, 0]
+    assert np.array_equal(clean_mask, features.clean_pitch_mask(track))
+    assert np.array_equal(clip_windows(arrays, noisy, hop=100)["mask"][0, 0], features.pitch_mask(f0, np.isfinite(f0)))
+    assert clean_mask[:, 90:92].sum() == 0 and clean_mask[:, 50].argmax() == features.mel_bin_of(np.array(440.0))

@@ -180,6 +180,15 @@ def _serve(args) -> None:
     serve(recognizer, host=args.host, port=args.port)
 
 
+def _experiment(args) -> None:
+    from .experiment import run_experiment
+
+    report = run_experiment(
+        args.name, args.data, args.out, profile=args.profile, seeds=args.seeds, epochs=args.epochs, workers=args.workers
+    )
+    print(f"instrid: report written to {report}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="instrid", description="Recognise the instruments playing in a recording.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -268,6 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_serve)
+
+    from .experiment.plan import EXPERIMENTS, PROFILES
+
+    p = commands.add_parser("experiment", help="re-create a paper's tables and figures: train, evaluate, write a report")
+    p.add_argument("name", choices=EXPERIMENTS, help="hssanet: Table 1 + noise robustness; cross-attention: Tables 3-6, Figures 3-5")
+    p.add_argument("--data", default=None, type=Path, help="dataset folder: rendered, IRMAS or NSynth layout (default: "
+                   "data/tiny for quick, data/medium for full, rendered on first use)")
+    p.add_argument("--out", required=True, type=Path, help="report folder: report.md, results.json, figures/, runs/")
+    p.add_argument("--profile", default="quick", choices=list(PROFILES), help="quick: checks the pipeline; full: the papers' recipe")
+    p.add_argument("--seeds", type=int, default=3, help="runs per model; tables give mean ± std over them")
+    p.add_argument("--epochs", type=int, default=None, help="cap the profile's epochs (e.g. to fit a CPU); the report says so")
+    p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
+    p.set_defaults(handler=_experiment)
     return parser
 
 

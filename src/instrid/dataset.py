@@ -18,7 +18,7 @@ from .errors import DataError
 from .features import input_windows
 from .labels import IRMAS_CLASSES
 from .models import ModelEntry
-from .store import FeatureStore, PackedFeatures, cut_window
+from .store import FeatureStore, PackedFeatures, cut_window, mask_track
 
 VALIDATION_SHARE = 0.2  # the papers' 80:20 split, used when a dataset has no validation split
 
@@ -90,11 +90,12 @@ def clip_windows(arrays: dict[str, np.ndarray], entry: ModelEntry, *, hop: int) 
     """The model inputs of one clip's feature arrays (as ``store.extract_clip`` gives them), every ``hop``
     frames: ``mel``/``mask`` (W, 1, F, T), ``wave`` (W, window * hop_length), ``descriptors`` (W, 29, T)."""
     n_frames = arrays[entry.features.frontend.field].shape[1]
-    return windows_at(arrays, entry, input_windows(n_frames, size=entry.window, hop=hop))
+    return windows_at(mask_track(arrays, entry.features), entry, input_windows(n_frames, size=entry.window, hop=hop))
 
 
 def windows_at(arrays: dict[str, np.ndarray], entry: ModelEntry, starts: Sequence[int]) -> dict[str, np.ndarray]:
-    """The model inputs starting at frames ``starts`` (see ``clip_windows``)."""
+    """The model inputs starting at frames ``starts`` (see ``clip_windows``; ``arrays`` already through
+    ``store.mask_track``)."""
     columns: dict[str, list[np.ndarray]] = {name: [] for name in entry.inputs}
     for start in starts:
         window = cut_window(arrays, entry.features, int(start), entry.window)

@@ -207,13 +207,17 @@ def pitch_track(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> PitchTrac
     return PitchTrack(f0.astype(np.float32), voiced, voiced_prob.astype(np.float32))
 
 
+def mel_band_centres(spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
+    """Centre frequencies (n_mels,) in Hz of the mel bands, as librosa places them."""
+    return librosa.mel_frequencies(spec.n_mels + 2, fmin=spec.fmin, fmax=spec.fmax or spec.sample_rate / 2)[1:-1]
+
+
 def mel_bin_of(frequency_hz: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
     """Index of the mel band containing each frequency: the band whose centre is nearest on the mel scale.
 
     Band b spans the mel-scale midpoints between its centre and its neighbours'. Returns int64, same shape.
     """
-    edges = librosa.mel_frequencies(spec.n_mels + 2, fmin=spec.fmin, fmax=spec.fmax or spec.sample_rate / 2)
-    centres = librosa.hz_to_mel(edges[1:-1])  # (n_mels,) band centres, mel scale
+    centres = librosa.hz_to_mel(mel_band_centres(spec))  # (n_mels,) band centres, mel scale
     boundaries = (centres[1:] + centres[:-1]) / 2
     return np.searchsorted(boundaries, librosa.hz_to_mel(np.asarray(frequency_hz, dtype=np.float64)))
 
@@ -231,37 +235,41 @@ def pitch_mask(f0: np.ndarray, voiced: np.ndarray, spec: MelSpec = CROSS_ATTENTI
     return mask
 
 
-def clean_pitch_mask(
-    track: PitchTrack,
+def clean_f0(
+    f0: np.ndarray,
+    voiced_prob: np.ndarray,
     spec: MelSpec = CROSS_ATTENTION_MEL,
     *,
     median_frames: int = 5,
     voicing_threshold: float = 0.5,
     min_run_frames: int = 5,
 ) -> np.ndarray:
-    """The paper's "clean" mask: the pitch mask after three repairs of pYIN's typical errors.
+    """The pYIN track after the paper's three repairs of its typical errors (Table 5's "clean" mask).
 
-    1. threshold smoothing: a frame is voiced when the voiced probability, averaged over
-       ``median_frames`` frames, reaches ``voicing_threshold`` and pYIN called it voiced;
+    1. threshold smoothing: a frame stays voiced when pYIN called it voiced (finite ``f0``) and the voiced
+       probability, averaged over ``median_frames`` frames, reaches ``voicing_threshold``;
     2. median filtering: the mel band of f0 is median-filtered over ``median_frames`` frames within each
        voiced run, removing octave jumps and one-frame glitches;
     3. isolated activations — voiced runs shorter than ``min_run_frames`` (50 ms) — are removed.
 
-    Returns the mask, shape (spec.n_mels, T), float32.
+    Returns f0 (T,) float32: NaN where unvoiced, else the centre frequency of the filtered mel band, so
+    that ``pitch_mask`` of it is the clean mask.
     """
-    smooth_prob = scipy.ndimage.uniform_filter1d(track.voiced_prob, median_frames, mode="nearest")
-    voiced = track.voiced & (smooth_prob >= voicing_threshold)
-    bins = np.full(len(voiced), -1)
-    runs = scipy.ndimage.find_objects(scipy.ndimage.label(voiced)[0])
-    for (run,) in runs:
-        if run.stop - run.start < min_run_frames:
-            continue
-        run_bins = mel_bin_of(track.f0[run], spec)
-        bins[run] = scipy.ndimage.median_filter(run_bins, size=median_frames, mode="nearest")
-    mask = np.zeros((spec.n_mels, len(voiced)), dtype=np.float32)
-    frames = np.flatnonzero(bins >= 0)
-    mask[bins[frames], frames] = 1.0
-    return mask
+    smooth_prob = scipy.ndimage.uniform_filter1d(voiced_prob, median_frames, mode="nearest")
+    voiced = np.isfinite(f0) & (smooth_prob >= voicing_threshold)
+    out = np.full(len(f0), np.nan, dtype=np.float32)
+    centres = mel_band_centres(spec)
+    for (run,) in scipy.ndimage.find_objects(scipy.ndimage.label(voiced)[0]):
+        if run.stop - run.start >= min_run_frames:
+            bins = scipy.ndimage.median_filter(mel_bin_of(f0[run], spec), size=median_frames, mode="nearest")
+            out[run] = centres[bins]
+    return out
+
+
+def clean_pitch_mask(track: PitchTrack, spec: MelSpec = CROSS_ATTENTION_MEL, **repairs) -> np.ndarray:
+    """The pitch mask of ``clean_f0`` (same ``repairs`` keywords), shape (spec.n_mels, T), float32."""
+    f0 = clean_f0(np.where(track.voiced, track.f0, np.nan), track.voiced_prob, spec, **repairs)
+    return pitch_mask(f0, np.isfinite(f0), spec)
 
 
 def masked_spectrogram(mel_db: np.ndarray, mask: np.ndarray) -> np.ndarray:

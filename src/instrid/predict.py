@@ -22,7 +22,7 @@ from .errors import CheckpointError
 from .features import input_windows
 from .inference import resolve_device, resolve_precision, window_probabilities
 from .metrics import excerpt_scores, full_name
-from .store import extract_audio
+from .store import extract_audio, mask_track
 
 SHIPPED_RUN = Path(__file__).parent / "shipped"  # the model inside the package: run.json + model.safetensors
 WINDOW_BATCH = 64  # windows per forward pass: bounds memory on hour-long files
@@ -130,6 +130,7 @@ class Recognizer:
         """(W, C) probabilities of the 50 %-hop windows, WINDOW_BATCH windows at a time (bounded memory)."""
         n_frames = arrays[self.entry.features.frontend.field].shape[1]
         starts = input_windows(n_frames, size=self.entry.window, hop=self.entry.window // 2)
+        arrays = mask_track(arrays, self.entry.features)
         for i in range(0, len(starts), WINDOW_BATCH):
             inputs = windows_at(arrays, self.entry, starts[i : i + WINDOW_BATCH])
             yield window_probabilities(

@@ -35,9 +35,10 @@ import numpy as np
 from tqdm import tqdm
 
 from . import audio, features
-from .errors import DataError, InstridError
+from .errors import DataError, InstridError, ParameterError
 from .fileio import atomic_write
 
+MASKS = ("pyin", "clean")
 STORE_VERSION = 2  # bump when the extraction code changes its output
 FrontEnd = features.MelSpec | features.WaveSpec | features.DescriptorSpec
 
@@ -47,21 +48,31 @@ class FeatureConfig:
     frontend: FrontEnd = features.CROSS_ATTENTION_MEL
     pitch: bool = True  # compute the pYIN track (needed for the mask)
     preprocess: bool = False  # HSSANet step 2: band-pass 40 Hz-10 kHz and peak normalisation before the front end
+    mask: str = "pyin"  # the pitch mask from the raw pYIN track, or "clean" (``features.clean_f0``; Table 5)
+
+    def __post_init__(self):
+        if self.mask not in MASKS:
+            raise ParameterError(f"unknown pitch mask {self.mask!r}; choose one of: {', '.join(MASKS)}")
 
     def to_dict(self) -> dict:
         return {"frontend": {"type": type(self.frontend).__name__, **dataclasses.asdict(self.frontend)},
-                "pitch": self.pitch, "preprocess": self.preprocess}
+                "pitch": self.pitch, "preprocess": self.preprocess, "mask": self.mask}
 
     @classmethod
     def from_dict(cls, d: dict) -> FeatureConfig:
         kinds = {k.__name__: k for k in FrontEnd.__args__}
         params = dict(d["frontend"])
         frontend = kinds[params.pop("type")](**params)
-        return cls(frontend, d["pitch"], d["preprocess"])
+        return cls(frontend, d["pitch"], d["preprocess"], d.get("mask", "pyin"))
+
+    def stored(self) -> dict:
+        """``to_dict`` without the mask, which is derived when windows are cut, not stored."""
+        return {k: v for k, v in self.to_dict().items() if k != "mask"}
 
     @property
     def key(self) -> str:
-        text = json.dumps({"version": STORE_VERSION, **self.to_dict()}, sort_keys=True)
+        """The store folder's name: what is extracted (the mask is derived when windows are cut, so not in it)."""
+        text = json.dumps({"version": STORE_VERSION, **self.stored()}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
@@ -112,7 +123,7 @@ class FeatureStore:
         Runs ``workers`` processes (default: all cores).
         """
         self.dir.mkdir(parents=True, exist_ok=True)
-        config_text = json.dumps(self.config.to_dict(), indent=1, sort_keys=True)
+        config_text = json.dumps(self.config.stored(), indent=1, sort_keys=True)
         atomic_write(self.dir / "config.json", lambda f: f.write(config_text.encode()))
         todo = [(cid, str(p)) for cid, p in clips if not self.clip_file(cid).exists()]
         errors: dict[str, str] = {}
@@ -195,10 +206,18 @@ class PackedFeatures:
     def window(self, clip_id: str, start: int, size: int = features.INPUT_FRAMES) -> dict[str, np.ndarray]:
         """One model input of clip ``clip_id`` (see ``cut_window``) and, with pitch, the paper's masked
         spectrogram ``pred_spec`` (n_mels, size)."""
-        out = cut_window(self.clip(clip_id), self.config, start, size)
+        out = cut_window(mask_track(self.clip(clip_id), self.config), self.config, start, size)
         if "mask" in out:
             out["pred_spec"] = features.masked_spectrogram(out[self.field], out["mask"])
         return out
+
+
+def mask_track(arrays: dict[str, np.ndarray], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """A clip's arrays with ``f0`` replaced by the track its mask is drawn from: the raw pYIN f0, or with
+    ``config.mask == "clean"`` the repaired ``features.clean_f0`` (computed over the whole clip)."""
+    if not config.pitch or config.mask == "pyin":
+        return arrays
+    return {**arrays, "f0": features.clean_f0(arrays["f0"], arrays["voiced_prob"], config.frontend)}
 
 
 def cut_window(arrays: dict[str, np.ndarray], config: FeatureConfig, start: int, size: int) -> dict[str, np.ndarray]:

@@ -65,6 +65,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when there is one), "cpu", "cuda", "cuda:1", ...
     precision: str = "auto"  # "auto" (bf16 autocast where the hardware does bf16 natively), "fp32", "bf16"
     model_config: dict = field(default_factory=dict)  # overrides of the model's sizes, e.g. {"d_model": 64}
+    snapshot_epochs: list[int] = field(default_factory=list)  # also keep the weights after these epochs (epoch-N.safetensors)
 
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
@@ -168,7 +169,7 @@ def train(
     if (out_dir / ckpt.RUN_FILE).exists() and not resume:
         raise CheckpointError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
     previous = ckpt.read_run(out_dir) if resume else None
-    if previous is not None and previous["train"] | {"epochs": config.epochs} != dataclasses.asdict(config) | {"epochs": config.epochs}:
+    if previous is not None and dataclasses.replace(TrainConfig(**previous["train"]), epochs=config.epochs) != config:
         raise CheckpointError(f"{out_dir}: --resume with other settings than the run's ({previous['train']}); only --epochs may change")
 
     task = config.task or entry.task
@@ -291,6 +292,8 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             if row["val_loss"] < best_loss:
                 best_loss, run["best_epoch"] = row["val_loss"], epoch
                 ckpt.save_weights(out_dir / ckpt.BEST_WEIGHTS, net.state_dict())
+            if epoch in config.snapshot_epochs:
+                ckpt.save_weights(out_dir / snapshot_file(epoch), net.state_dict())
             _save_checkpoint(net, optimizer, run, out_dir)
             print(
                 f"epoch {epoch}: train loss {train_loss:.4f}, val loss {row['val_loss']:.4f}, "
@@ -299,6 +302,10 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             )
         synced = dd.broadcast({"history": run["history"], "best_epoch": run.get("best_epoch")})
         run.update(synced)
+
+
+def snapshot_file(epoch: int) -> str:
+    return f"epoch-{epoch}.safetensors"
 
 
 def _save_checkpoint(net, optimizer, run: dict, out_dir: Path) -> None:

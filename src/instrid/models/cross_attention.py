@@ -12,6 +12,7 @@ both are config fields. No residual or layer norm around the attention: the tabl
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -132,6 +133,14 @@ COMMON = dict(config=CrossAttentionConfig(), features=FEATURES, window=features.
 
 @register("cross_attention", inputs=("mel", "mask"), summary="dual-branch CNN, mel queries attend to pitch-mask keys (paper Table 2)", **COMMON)
 def cross_attention(config: CrossAttentionConfig) -> nn.Module:
+    return CrossAttentionNet(config)
+
+
+@register(
+    "cross_attention_clean", inputs=("mel", "mask"), summary="cross_attention on the post-processed (clean) pitch mask (Table 5)",
+    **{**COMMON, "features": dataclasses.replace(FEATURES, mask="clean")},
+)
+def cross_attention_clean(config: CrossAttentionConfig) -> nn.Module:
     return CrossAttentionNet(config)
 
 

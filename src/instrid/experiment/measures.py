@@ -1,0 +1,106 @@
+"""Measurements on a trained run beyond ``evaluate``: accuracy under added noise, inference time per input,
+and the embeddings of the weights kept at several epochs (with their t-SNE map)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import audio
+from ..augment import add_noise
+from ..checkpoint import load_model, load_weights
+from ..data import Clip
+from ..dataset import clip_windows, ensure_features, load_windows
+from ..inference import normalise, to_device, window_probabilities
+from ..store import extract_audio, extract_clip
+from ..train import snapshot_file
+
+
+def noise_accuracy(run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], *, seed: int = 0) -> dict[str, float]:
+    """Single-label accuracy on ``clips`` with white Gaussian noise added to the audio at each SNR (dB), before
+    the model's front end (and HSSANet's band-pass). The noise of clip i at SNR s is seeded by (seed, s, i),
+    so every model hears the same noisy clips. Returns {"30": accuracy, ...}."""
+    entry, model, run = load_model(run_dir)
+    classes, stats = run["labels"], run["normalization"]
+    spec = entry.features.frontend
+    signals = [audio.load_audio(c.path, sr=spec.sample_rate, min_samples=spec.min_samples) for c in clips]
+    truth = np.array([classes.index(c.labels[0]) for c in clips])
+    out = {}
+    for snr in snr_db:
+        correct = 0
+        for i, (y, label) in enumerate(zip(signals, truth)):
+            rng = np.random.default_rng([seed, int(round(snr * 10)) + 1000, i])
+            inputs = clip_windows(
+                extract_audio(add_noise(y, snr_db=snr, rng=rng), entry.features), entry, hop=entry.window // 2
+            )
+            probs = window_probabilities(model, entry, inputs, stats, len(classes))
+            correct += int(probs.mean(axis=0).argmax() == label)
+        out[f"{snr:g}"] = correct / len(clips)
+    return out
+
+
+def inference_time(run_dir: Path, clips: list[Clip], cache: Path, *, repeats: int, batch_size: int = 64) -> dict:
+    """Inference time on this machine, fp32, one process (``torch.get_num_threads()`` threads):
+
+    - ``ms_per_input``: the network alone per model input (features precomputed), batches of ``batch_size``,
+      the fastest of ``repeats`` passes;
+    - ``ms_per_clip``: end to end per clip, as ``evaluate`` scores it: decoding, features (pYIN included),
+      the windows at a 50 % hop and the network, one clip at a time."""
+    entry, model, run = load_model(run_dir)
+    stats, n_classes = run["normalization"], len(run["labels"])
+    packed = ensure_features(clips, entry, cache, progress=False)
+    clips = [c for c in clips if c.clip_id in packed]
+    inputs, _ = load_windows(packed, [c.clip_id for c in clips], entry)
+    n = len(inputs[entry.inputs[0]])
+    window_probabilities(model, entry, {k: v[:batch_size] for k, v in inputs.items()}, stats, n_classes)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        window_probabilities(model, entry, inputs, stats, n_classes, batch_size=batch_size)
+        best = min(best, time.perf_counter() - started)
+    started = time.perf_counter()
+    for clip in clips:
+        windows = clip_windows(extract_clip(clip.path, entry.features), entry, hop=entry.window // 2)
+        window_probabilities(model, entry, windows, stats, n_classes)
+    per_clip = (time.perf_counter() - started) / max(len(clips), 1)
+    return {"ms_per_input": 1000 * best / max(n, 1), "ms_per_clip": 1000 * per_clip, "inputs": n, "clips": len(clips),
+            "batch_size": batch_size, "threads": torch.get_num_threads()}  # fmt: skip
+
+
+@torch.inference_mode()
+def embeddings(
+    run_dir: Path, clips: list[Clip], cache: Path, epochs: list[int], *, tsne: bool, max_points: int = 1000
+) -> dict:
+    """For each kept epoch: the silhouette score (cosine) of the test inputs' embeddings grouped by class,
+    and with ``tsne`` their 2-d t-SNE map; at most ``max_points`` inputs (a seeded random subset).
+    Returns {"labels": [...], "epochs": {"5": {"silhouette": s, "tsne": [[x, y], ...]}, ...}}."""
+    from sklearn.manifold import TSNE
+    from sklearn.metrics import silhouette_score
+
+    entry, model, run = load_model(run_dir)
+    packed = ensure_features(clips, entry, cache, progress=False)
+    clips = [c for c in clips if c.clip_id in packed]
+    inputs, clip_index = load_windows(packed, [c.clip_id for c in clips], entry)
+    labels = np.array([run["labels"].index(c.labels[0]) for c in clips])[clip_index]
+    keep = np.sort(np.random.default_rng(0).permutation(len(labels))[:max_points])
+    labels, inputs = labels[keep], normalise({k: v[keep] for k, v in inputs.items()}, run["normalization"])
+    out: dict = {"labels": labels.tolist(), "epochs": {}}
+    for epoch in epochs:
+        path = Path(run_dir) / snapshot_file(epoch)
+        if not path.exists():  # early stopping ended the run before this epoch
+            continue
+        model.load_state_dict(load_weights(path))
+        model.eval()
+        z = np.concatenate([
+            model.embed(**to_device({k: v[i : i + 256] for k, v in inputs.items()}, torch.device("cpu"))).float().numpy()
+            for i in range(0, len(labels), 256)
+        ])  # fmt: skip
+        row = {"silhouette": float(silhouette_score(z, labels, metric="cosine")) if len(set(labels)) > 1 else 0.0}
+        if tsne:
+            perplexity = float(min(30, max(2, (len(z) - 1) // 3)))
+            row["tsne"] = TSNE(perplexity=perplexity, random_state=0, init="pca").fit_transform(z).round(3).tolist()
+        out["epochs"][str(epoch)] = row
+    return out

@@ -1,0 +1,112 @@
+import json
+import re
+
+import pytest
+
+from instrid import cli
+from instrid.data import load_dataset
+from instrid.dataset import task_clips
+from instrid.errors import CheckpointError, ParameterError
+from instrid.experiment import run_experiment
+from instrid.experiment import runner as experiment_runner
+from instrid.experiment.measures import noise_accuracy
+from instrid.experiment.plan import FIGURE5_OPTIMIZERS, PROFILES, jobs_of, profile_with
+from instrid.experiment.report import mean_std, pm, verdict
+
+
+def test_mean_std_and_verdicts_by_hand():
+    assert mean_std([0.5, 0.7]) == pytest.approx((0.6, 0.1414213), abs=1e-6)  # sample std: sqrt(0.02 / 1)
+    assert pm([0.5, 0.7]) == "60.0 ± 14.1" and pm([]) == "–" and pm([0.25]) == "25.0"
+    assert verdict([0.9, 0.8], [0.5, 0.6]).startswith("**holds**")  # diff 0.3 > spread 0.1
+    assert verdict([0.5, 0.6], [0.9, 0.8]).startswith("**does not hold**")
+    assert verdict([0.6, 0.8], [0.6, 0.7]).startswith("**not settled**")  # diff 0.05 < spread 0.16
+    assert verdict([], [0.5]) == "not measured"
+
+
+def test_plan_names_every_run_once_and_caps_epochs():
+    profile = profile_with("full", epochs=10)
+    assert profile.epochs == 10 and profile.snapshot_epochs == (1, 5, 10) and profile.optimizer_epochs == 10
+    jobs = jobs_of("cross-attention", profile, seeds=2)
+    names = [j.name for j in jobs]
+    assert len(names) == len(set(names)) == 2 * (8 + len(FIGURE5_OPTIMIZERS) - 1)
+    sgd = next(j for j in jobs if j.name == "cross_attention-sgd-seed1")
+    assert sgd.config.epochs == 10 and sgd.config.patience == 0 and sgd.config.seed == 1 and sgd.measures == ()
+    main = next(j for j in jobs if j.name == "cross_attention-seed0")
+    assert main.config.snapshot_epochs == [1, 5, 10] and "embeddings" in main.measures
+    assert [j.config.model for j in jobs_of("hssanet", PROFILES["quick"], 1)] == [
+        "hssanet",
+        "vggish",
+        "resnet18",
+        "wavenet",
+    ]
+    with pytest.raises(ParameterError, match="unknown experiment"):
+        jobs_of("openl3", profile, 1)
+    with pytest.raises(ParameterError, match="--seeds"):
+        jobs_of("hssanet", profile, 0)
+
+
+def _cell(report: str, row: str, column: int) -> str:
+    line = next(x for x in report.splitlines() if x.startswith(f"| {row} |"))
+    return line.split("|")[column + 1].strip()
+
+
+def test_cross_attention_quick_profile_writes_every_table_and_figure_and_resumes(tiny_dataset, tmp_path, monkeypatch):
+    data, _ = tiny_dataset
+    out = tmp_path / "report"
+    path = run_experiment("cross-attention", data, out, profile="quick", seeds=1, progress=False)
+    report = path.read_text()
+    for heading in (
+        "Table 3",
+        "Figure 4",
+        "Table 4",
+        "Table 5",
+        "Table 6",
+        "Figure 3",
+        "Figure 5",
+        "The paper's claims",
+    ):
+        assert f"## {heading}" in report
+    for figure in ("instruments", "tsne", "optimizers"):
+        assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((out / "results.json").read_text())["jobs"]
+    assert len(results) == 8 + len(FIGURE5_OPTIMIZERS) - 1
+    # the tables show what the runs measured: Table 4's micro F1 is the test accuracy, Table 6 the excerpt F1
+    xattn = results["cross_attention-seed0"]
+    assert _cell(report, "Cross-Attention", 1) == f"{100 * xattn['test']['single_label']['accuracy']:.1f}"
+    assert _cell(report, "Han et al.", 5) == f"{results['han2017-seed0']['test']['multi_label']['micro']['f1']:.2f}"
+    assert set(xattn["embeddings"]["epochs"]) == {"1", "2"} and "tsne" in xattn["embeddings"]["epochs"]["2"]
+    assert len(results["cross_attention-sgd-seed0"]["run"]["history"]) == PROFILES["quick"].optimizer_epochs
+
+    # a second call finds every run finished: nothing is trained again and the tables are the same
+    monkeypatch.setattr(experiment_runner, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    (out / "runs" / "mlp-seed0" / experiment_runner.RESULT_FILE).unlink()  # killed before its measurements were saved
+    again = run_experiment("cross-attention", data, out, profile="quick", seeds=1, progress=False).read_text()
+    assert re.sub(r"- \*\*Time\*\*.*?\n.*?\n", "", again) == re.sub(r"- \*\*Time\*\*.*?\n.*?\n", "", report)
+
+    # a run folder trained with other settings is refused, not silently reused
+    with pytest.raises(CheckpointError, match="other settings"):
+        run_experiment("cross-attention", data, out, profile="quick", seeds=1, epochs=1, progress=False)
+
+
+def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(tiny_dataset, tmp_path):
+    data, _ = tiny_dataset
+    out = tmp_path / "report"
+    report = run_experiment("hssanet", data, out, profile="quick", seeds=1, progress=False).read_text()
+    assert "## Table 1" in report and "| OpenL3 | not reproduced" in report
+    assert "| Model | clean | 30 dB | 10 dB | 0 dB |" in report
+    assert (out / "figures" / "noise.png").exists()
+    results = json.loads((out / "results.json").read_text())["jobs"]
+    clips = task_clips(load_dataset(data), "solo", "test")
+    run = results["hssanet-seed0"]
+    assert set(run["noise"]) == {"30", "10", "0"}
+    # noise 300 dB below the signal leaves the float32 audio unchanged: the accuracy must be evaluate's
+    quiet = noise_accuracy(out / "runs" / "hssanet-seed0", clips, (300,))
+    assert quiet["300"] == run["test"]["single_label"]["accuracy"]
+
+
+def test_experiment_cli_rejects_bad_settings(tiny_dataset, tmp_path, capsys):
+    data, _ = tiny_dataset
+    assert cli.main(["experiment", "hssanet", "--data", str(data), "--out", str(tmp_path), "--seeds", "0"]) == 1
+    assert "--seeds must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["experiment", "openl3", "--data", str(data), "--out", str(tmp_path)])
