@@ -110,7 +110,11 @@ def load_windows(
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Every window of the clips as arrays, ready to batch: the ``clip_windows`` of each clip concatenated,
     and ``clip_index`` (N,), the position in ``clip_ids`` of each window."""
-    per_clip = [clip_windows(packed.clip(cid), entry, hop=hop or entry.window) for cid in clip_ids]
+    return stack_windows([clip_windows(packed.clip(cid), entry, hop=hop or entry.window) for cid in clip_ids], entry)
+
+
+def stack_windows(per_clip: Sequence[dict[str, np.ndarray]], entry: ModelEntry) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The ``clip_windows`` of several clips as one batchable set, and ``clip_index`` (N,): the clip of each window."""
     if not per_clip:
         return {name: np.zeros((0,), np.float32) for name in entry.inputs}, np.zeros(0, np.int64)
     inputs = {name: np.concatenate([w[name] for w in per_clip]) for name in entry.inputs}

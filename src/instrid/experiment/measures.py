@@ -13,7 +13,7 @@ from .. import audio
 from ..augment import add_noise
 from ..checkpoint import load_model, load_weights
 from ..data import Clip
-from ..dataset import clip_windows, ensure_features, load_windows
+from ..dataset import clip_windows, ensure_features, load_windows, stack_windows
 from ..inference import mean_by_clip, normalise, to_device, window_probabilities
 from ..store import extract_audio, extract_clip
 from ..train import snapshot_file
@@ -35,8 +35,7 @@ def noise_accuracy(run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], 
             rng = np.random.default_rng([seed, int(round(snr * 10)) + 1000, i])
             arrays = extract_audio(add_noise(y, snr_db=snr, rng=rng), entry.features)
             per_clip.append(clip_windows(arrays, entry, hop=entry.window // 2))
-        inputs = {k: np.concatenate([w[k] for w in per_clip]) for k in entry.inputs}
-        clip_index = np.repeat(np.arange(len(clips)), [len(w[entry.inputs[0]]) for w in per_clip])
+        inputs, clip_index = stack_windows(per_clip, entry)
         probs = mean_by_clip(window_probabilities(model, entry, inputs, stats, len(classes)), clip_index, len(clips))
         out[f"{snr:g}"] = float(np.mean(probs.argmax(axis=1) == truth))
     return out
