@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import numpy as np
 import torch
+from pydantic import Field, TypeAdapter, ValidationError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from .errors import CheckpointError
+from .errors import CheckpointError, InstridError
 from .fileio import atomic_write
 from .models import ModelEntry, get_entry
 from .store import FeatureConfig
@@ -28,6 +33,35 @@ BEST_WEIGHTS = "model.safetensors"
 LAST_WEIGHTS = "last.safetensors"
 OPTIMIZER_STATE = "optimizer.safetensors"
 SKLEARN_MODEL = "model.skops"
+MAX_RUN_FILE_BYTES = 64 * 2**20  # run.json: settings, history and the optimizer's non-tensor state
+MAX_WEIGHTS_BYTES = 2 * 2**30  # model.safetensors / model.skops (VGGish, the largest network, is 290 MB)
+# The only types beyond scikit-learn's and numpy's defaults that the SVM and MLP baselines hold; nothing callable.
+SKOPS_TRUSTED = (
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+)
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class ThresholdSpec(TypedDict):
+    value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class RunSpec(TypedDict):
+    """What ``load_model`` needs of run.json; other keys (history, training settings) are not read here."""
+
+    model: str
+    model_config: dict[str, Any]
+    features: dict[str, Any]
+    labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=2, max_length=1000)]
+    window: Annotated[int, Field(gt=0)]
+    normalization: dict[str, Annotated[list[Finite], Field(min_length=2, max_length=2)]]  # input -> [mean, std > 0]
+    threshold: ThresholdSpec
+
+
+RUN_SPEC = TypeAdapter(RunSpec)
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -36,10 +70,63 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def read_run(run_dir: str | Path) -> dict:
+    """A run folder's run.json as a dict (any run, finished or not); ``CheckpointError`` if it is not one."""
     path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{run_dir}: not a run folder (no {RUN_FILE}); train one with `instrid train --out {run_dir}`")
-    return json.loads(path.read_text())
+    _read_size(path, MAX_RUN_FILE_BYTES)
+    try:
+        run = json.loads(path.read_bytes())
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise CheckpointError(f"{path}: not valid JSON ({type(err).__name__}); the run folder is damaged — train it again") from None
+    if not isinstance(run, dict):
+        raise CheckpointError(f"{path}: holds a {type(run).__name__}, not an object; the run folder is damaged — train it again")
+    return run
+
+
+def validate_run(run: dict, run_dir: Path) -> tuple[ModelEntry, Any]:
+    """Check run.json against ``RunSpec`` and the registered model; returns the entry and its config.
+
+    One ``CheckpointError`` naming the field for anything that would fail later or give wrong answers:
+    missing fields, wrong types, an unknown model, other features or window than the model's, a label count
+    other than the network's outputs, zero or non-finite normalisation, settings of the wrong type or size."""
+    where = run_dir / RUN_FILE
+    try:
+        spec = RUN_SPEC.validate_python(run, strict=True)  # strict: "5" is not a number
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        if run.get("status") == "running" and "threshold" in field:
+            raise CheckpointError(f"{run_dir}: the run has not finished training; `instrid train --resume --out {run_dir}` finishes it") from None
+        raise CheckpointError(f"{where}: {field}: {first['msg']} ({err.error_count()} problem(s)); the run folder is damaged — train it again") from None
+    try:
+        entry = get_entry(spec["model"])
+    except InstridError as err:
+        raise CheckpointError(f"{where}: {err}") from None
+    try:
+        features = FeatureConfig.from_dict(spec["features"])
+    except (InstridError, KeyError, TypeError, ValueError, AttributeError):
+        raise CheckpointError(f"{where}: features: not a feature description instrid wrote; train the run again") from None
+    if features != entry.features or spec["window"] != entry.window:
+        raise CheckpointError(f"{run_dir}: trained with other features than {entry.name} uses now; retrain it")
+    labels = spec["labels"]
+    if len(set(labels)) != len(labels):
+        raise CheckpointError(f"{where}: labels: repeated labels {labels}; the run folder is damaged — train it again")
+    config = config_from_dict(entry, spec["model_config"], where)
+    if config.n_classes != len(labels):
+        raise CheckpointError(f"{where}: {len(labels)} labels for a model with {config.n_classes} outputs; the run folder is damaged")
+    if entry.kind == "torch":
+        from .inference import NOT_NORMALISED
+
+        expected = {name for name in entry.inputs if name not in NOT_NORMALISED}
+        if set(spec["normalization"]) != expected:
+            raise CheckpointError(f"{where}: normalization: has {sorted(spec['normalization'])}, {entry.name} needs {sorted(expected)}")
+        flat = [name for name, (_, std) in spec["normalization"].items() if std <= 0]
+        if flat:
+            raise CheckpointError(f"{where}: normalization.{flat[0]}: standard deviation <= 0; the run folder is damaged")
+    return entry, config
 
 
 def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
@@ -48,9 +135,13 @@ def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file written by ``save_weights`` (training's own files: resume, snapshots)."""
     if not path.is_file():
         raise CheckpointError(f"{path}: missing; the run did not finish an epoch — train it again or --resume it")
-    return load_file(path)
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err}); train the run again") from None
 
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
@@ -78,10 +169,30 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
-def config_from_dict(entry: ModelEntry, d: dict):
-    """The entry's config dataclass from JSON (lists back to tuples)."""
+def config_from_dict(entry: ModelEntry, d: dict, where: Path | str = "model_config"):
+    """The entry's config dataclass from JSON (lists back to tuples), each value of the type and sign of
+    the default's: sizes are whole numbers >= 1, rates finite numbers."""
+    defaults = dataclasses.asdict(entry.config)
+    unknown = set(d) - set(defaults)
+    if unknown:
+        raise CheckpointError(f"{where}: model_config: {entry.name} has no setting {sorted(unknown)}")
+    for key, value in d.items():
+        if not _same_kind(value, defaults[key]):
+            raise CheckpointError(f"{where}: model_config.{key} = {json.dumps(value)[:80]}: expected a value like {json.dumps(defaults[key])}")
     tupled = lambda v: tuple(tupled(x) for x in v) if isinstance(v, list) else v  # noqa: E731
     return entry.make_config(**{k: tupled(v) for k, v in d.items()})
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(default, str):
+        return type(value) is type(default)
+    if isinstance(default, int):
+        return type(value) is int and value >= 1
+    if isinstance(default, float):
+        return type(value) in (int, float) and math.isfinite(value) and value >= 0
+    if isinstance(default, (tuple, list)):
+        return isinstance(value, list) and len(value) >= 1 and all(_same_kind(v, default[0]) for v in value) if default else isinstance(value, list)
+    return False
 
 
 def config_to_dict(config) -> dict:
@@ -92,18 +203,77 @@ def load_model(run_dir: str | Path, *, weights: str = BEST_WEIGHTS):
     """The trained model of a run folder, in eval mode, and the run's JSON.
 
     Returns ``(entry, model, run)``; ``model`` is an ``nn.Module`` or, for classical baselines, a
-    scikit-learn pipeline read with skops (which refuses any type outside scikit-learn and numpy)."""
+    scikit-learn pipeline read with skops (``load_sklearn``). Everything is checked before it is used:
+    run.json against ``RunSpec`` (``validate_run``), the weights' names and shapes against the network
+    the config builds (from the file's header, before any tensor is read), their values for NaN/Inf, and
+    the network on one input for its output shape. Any problem is one ``CheckpointError``."""
     run_dir = Path(run_dir)
     run = read_run(run_dir)
-    entry = get_entry(run["model"])
-    if FeatureConfig.from_dict(run["features"]) != entry.features:
-        raise CheckpointError(f"{run_dir}: trained with other features than {entry.name} uses now; retrain it")
-    config = config_from_dict(entry, run["model_config"])
+    entry, config = validate_run(run, run_dir)
+    n_classes = len(run["labels"])
     if entry.kind == "sklearn":
-        return entry, load_sklearn(run_dir / SKLEARN_MODEL), run
+        model = load_sklearn(run_dir / SKLEARN_MODEL)
+        _check_outputs(lambda: model.predict_proba(np.zeros((1, 2 * entry.features.frontend.dim))),
+                       len(getattr(model, "classes_", [])), run_dir / SKLEARN_MODEL)  # fmt: skip
+        if not set(np.asarray(model.classes_).tolist()) <= set(range(n_classes)):
+            raise CheckpointError(f"{run_dir / SKLEARN_MODEL}: predicts classes outside the run's {n_classes} labels; train it again")
+        return entry, model, run
+    try:
+        with torch.device("meta"):  # names and shapes, nothing allocated: a huge size cannot exhaust memory
+            expected = {k: (tuple(v.shape), v.dtype) for k, v in entry.build(config).state_dict().items()}
+    except Exception as err:  # noqa: BLE001 — a config the network cannot be built from
+        raise CheckpointError(f"{run_dir / RUN_FILE}: model_config does not build {entry.name} ({type(err).__name__}: {err})") from None
+    path = run_dir / weights
+    _check_weights_header(path, expected)
+    state = load_weights(path)
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{path}: NaN or Inf in {bad[:3]}; the weights are damaged (a diverged run?) — train it again")
     model = entry.build(config)
-    model.load_state_dict(load_weights(run_dir / weights))
-    return entry, model.eval(), run
+    model.load_state_dict(state)
+    model.eval()
+    shapes = entry.input_shapes(1)
+    with torch.inference_mode():
+        _check_outputs(lambda: model(**{k: torch.zeros(v) for k, v in shapes.items()}), n_classes, path)
+    return entry, model, run
+
+
+def _check_weights_header(path: Path, expected: dict[str, tuple[tuple[int, ...], torch.dtype]]) -> None:
+    """The tensors a safetensors file holds, read from its header: exactly the network's names, shapes, dtypes."""
+    if not path.exists():
+        raise CheckpointError(f"{path}: missing; the run did not finish an epoch — train it again or --resume it")
+    _read_size(path, MAX_WEIGHTS_BYTES)
+    try:
+        with safe_open(path, framework="pt") as f:
+            found = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err}); train the run again") from None
+    missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{path}: tensors do not match the network: missing {missing[:3]}, unexpected {extra[:3]}; train the run again")
+    for name, (shape, dtype) in expected.items():
+        dtype_name = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16"}.get(dtype, str(dtype))
+        if found[name] != (shape, dtype_name):
+            raise CheckpointError(f"{path}: {name} is {found[name]}, the network needs {(shape, dtype_name)}; train the run again")
+
+
+def _read_size(path: Path, limit: int) -> int:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a regular file; the run folder is damaged — train it again")
+    size = path.stat().st_size
+    if size > limit:
+        raise CheckpointError(f"{path}: {size:,} bytes, over the {limit:,} a run file may have; refusing to read it")
+    return size
+
+
+def _check_outputs(forward, n_classes: int, path: Path) -> None:
+    """The model maps one input to (1, n_classes) finite numbers."""
+    try:
+        out = np.asarray(forward(), dtype=np.float64)
+    except Exception as err:  # noqa: BLE001 — weights that fit but do not run
+        raise CheckpointError(f"{path}: the model does not run on its inputs ({type(err).__name__}); train the run again") from None
+    if out.shape != (1, n_classes) or not np.isfinite(out).all():
+        raise CheckpointError(f"{path}: the model gives {out.shape} outputs for {n_classes} labels; the run folder is damaged")
 
 
 def save_sklearn(path: Path, model) -> None:
@@ -113,13 +283,23 @@ def save_sklearn(path: Path, model) -> None:
 
 
 def load_sklearn(path: Path):
+    """A scikit-learn baseline saved by ``save_sklearn``. skops rebuilds only the types it trusts by default
+    (scikit-learn estimators, numpy arrays, plain containers) and those in ``SKOPS_TRUSTED``: a file that
+    holds any other type — ``builtins.exec``, ``os.system``, a function — is refused before it is loaded."""
     import skops.io
 
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: missing; train the run again")
+    _read_size(path, MAX_WEIGHTS_BYTES)
     data = path.read_bytes()
-    untrusted = skops.io.get_untrusted_types(data=data)
-    foreign = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "builtins."))]
+    try:
+        untrusted = skops.io.get_untrusted_types(data=data)
+    except Exception as err:  # noqa: BLE001 — skops raises many kinds on a damaged archive
+        raise CheckpointError(f"{path}: not a readable skops file ({type(err).__name__}); train the run again") from None
+    foreign = sorted(set(untrusted) - set(SKOPS_TRUSTED))
     if foreign:
-        raise CheckpointError(f"{path}: holds types outside scikit-learn/numpy ({foreign[:3]}); refusing to load it")
-    return skops.io.loads(data, trusted=untrusted)
+        raise CheckpointError(f"{path}: holds types a baseline never has ({', '.join(foreign[:3])}); refusing to load it")
+    try:
+        return skops.io.loads(data, trusted=list(SKOPS_TRUSTED))
+    except Exception as err:  # noqa: BLE001
+        raise CheckpointError(f"{path}: not a readable skops file ({type(err).__name__}); train the run again") from None

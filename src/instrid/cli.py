@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import DataError, InstridError, ParameterError
@@ -154,9 +155,9 @@ def _predict(args) -> None:
             print(table_line(p))
             if args.timeline and p.timeline is not None:
                 codes = [x.code for x in p.scores]
-                for start, probs in zip(p.timeline.starts, p.timeline.probabilities):
+                for start, probs, silent in zip(p.timeline.starts, p.timeline.probabilities, p.timeline.silent):
                     best = probs.argmax()
-                    print(f"    {start:7.1f} s  {codes[best]} {probs[best]:.2f}")
+                    print(f"    {start:7.1f} s  " + ("silence" if silent else f"{codes[best]} {probs[best]:.2f}"))
     if args.out:
         print(f"results: {args.out}", file=sys.stderr)
     if errors:
@@ -293,11 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"instrid: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    default_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning  # no source line
     try:
         args.handler(args)
     except InstridError as err:
         print(f"instrid: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = default_format
     return 0

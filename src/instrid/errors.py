@@ -22,12 +22,20 @@ class AudioError(InstridError):
         super().__init__(f"{path}: {reason}" + (f" ({fix})" if fix else ""))
 
 
+class AudioTooLongError(AudioError):
+    """An audio file is longer than the limit its caller set (the service's ``max_seconds``)."""
+
+
 class DataError(InstridError):
     """A dataset folder or metadata file does not match the layout it claims."""
 
 
 class SilentAudioWarning(UserWarning):
     """The audio is digital silence: features are computed, but carry no information."""
+
+
+class TruncatedAudioWarning(UserWarning):
+    """The file ends before its header says: what could be decoded is used."""
 
 
 class CheckpointError(InstridError):

@@ -53,6 +53,10 @@ class MelSpec:
     def min_samples(self) -> int:
         return self.win_length
 
+    def n_frames(self, n_samples: int) -> int:
+        """Frames of ``n_samples`` of audio: centred frames, one every hop."""
+        return 1 + n_samples // self.hop_length
+
     @property
     def floor(self) -> float:
         """The value of silence, used to pad windows past a clip's end."""
@@ -84,8 +88,11 @@ class WaveSpec:
     def min_samples(self) -> int:
         return self.hop_length
 
+    def n_frames(self, n_samples: int) -> int:
+        return -(-n_samples // self.hop_length)
+
     def frames(self, y: np.ndarray) -> np.ndarray:
-        n_frames = -(-len(y) // self.hop_length)
+        n_frames = self.n_frames(len(y))
         padded = np.zeros(n_frames * self.hop_length, dtype=np.float32)
         padded[: len(y)] = y
         return padded.reshape(n_frames, self.hop_length).T.copy()  # (hop, T)
@@ -110,6 +117,9 @@ class DescriptorSpec:
     @property
     def frames_per_second(self) -> float:
         return self.sample_rate / self.hop_length
+
+    def n_frames(self, n_samples: int) -> int:
+        return 1 + n_samples // self.hop_length
 
     def frames(self, y: np.ndarray) -> np.ndarray:
         kw = dict(sr=self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length)

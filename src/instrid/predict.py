@@ -3,12 +3,16 @@
 A recording is cut into the model's windows (1 s for the cross-attention network) with a 50 % hop; each
 window gets class probabilities; the file's scores are Han et al.'s aggregation — the class-wise mean over
 windows divided by its maximum — and the instruments whose score reaches the run's theta are reported,
-best first. Features are computed once for the whole file, so pYIN tracks across window edges.
+best first. Windows quieter than ``SILENCE_DBFS`` are silence: they get no instrument and take no part in
+the scores, and a recording that is silence throughout is reported as such, with no instrument.
+
+The file is decoded, resampled, analysed and scored block by block (``store.extract_stream``), so memory
+does not grow with its length; pYIN tracks across block edges thanks to the context each block carries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +23,12 @@ from . import audio
 from .checkpoint import load_model
 from .dataset import windows_at
 from .errors import CheckpointError
-from .features import input_windows
 from .inference import resolve_device, resolve_precision, window_probabilities
 from .metrics import excerpt_scores, full_name
-from .store import extract_audio, mask_track
+from .store import extract_stream
 
 SHIPPED_RUN = Path(__file__).parent / "shipped"  # the model inside the package: run.json + model.safetensors
-WINDOW_BATCH = 64  # windows per forward pass: bounds memory on hour-long files
+SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which a window is silence: room tone, dither, fades
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class LabelScore:
 class Timeline:
     starts: np.ndarray  # (W,) window start times, seconds
     window_seconds: float
-    probabilities: np.ndarray  # (W, n_classes) class probabilities of each window
+    probabilities: np.ndarray  # (W, n_classes) class probabilities of each window; all 0 for silent windows
+    silent: np.ndarray  # (W,) bool: the window is quieter than SILENCE_DBFS
 
 
 @dataclass(frozen=True)
@@ -47,18 +51,20 @@ class Prediction:
     path: str
     duration: float  # seconds
     labels: tuple[LabelScore, ...]  # the predominant instrument(s): score >= threshold, best first
-    top: LabelScore
-    scores: tuple[LabelScore, ...]  # every class, in label order
+    top: LabelScore | None  # the best class; None when the recording is silence
+    scores: tuple[LabelScore, ...]  # every class, in label order (all 0 for silence)
     threshold: float
+    silence: bool = False  # every window is quieter than SILENCE_DBFS: no instrument is reported
     timeline: Timeline | None = None
-    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of store.extract_audio
+    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of store.extract_stream, joined
 
     def to_dict(self) -> dict:
         out = {
             "path": self.path,
             "duration": round(self.duration, 3),
+            "silence": self.silence,
             "labels": [vars(x) for x in self.labels],
-            "top": vars(self.top),
+            "top": None if self.top is None else vars(self.top),
             "threshold": self.threshold,
             "scores": {x.code: x.score for x in self.scores},
         }
@@ -67,6 +73,7 @@ class Prediction:
             out["timeline"] = {
                 "window_seconds": self.timeline.window_seconds,
                 "starts": [round(float(t), 3) for t in self.timeline.starts],
+                "silent": self.timeline.silent.tolist(),
                 "scores": [dict(zip(codes, np.round(p.astype(float), 4).tolist())) for p in self.timeline.probabilities],
             }
         return out
@@ -95,45 +102,83 @@ class Recognizer:
     def sample_rate(self) -> int:
         return self.entry.features.frontend.sample_rate
 
-    def read_audio(self, path: str | Path) -> np.ndarray:
-        """Decode a file (any format soundfile reads, any rate, mono or stereo) to mono at ``sample_rate``."""
-        return audio.load_audio(path, sr=self.sample_rate, min_samples=self.entry.features.frontend.min_samples)
-
-    def predict(self, path: str | Path, *, threshold: float | None = None, timeline: bool = False) -> Prediction:
-        """Instruments of one audio file."""
-        return self.predict_audio(self.read_audio(path), path=str(path), threshold=threshold, timeline=timeline)
+    def predict(
+        self,
+        source: audio.Source,
+        *,
+        name: str | None = None,
+        threshold: float | None = None,
+        timeline: bool = False,
+        keep_features: bool = False,
+        max_seconds: float | None = None,
+    ) -> Prediction:
+        """Instruments of one audio file (a path, or an open binary file with ``name`` for messages), read
+        block by block. ``max_seconds`` refuses longer files (``AudioTooLongError``) before decoding them."""
+        name = name or str(source)
+        chunks = audio.stream_audio(
+            source, sr=self.sample_rate, name=name, max_seconds=max_seconds, min_samples=self.entry.features.frontend.min_samples
+        )
+        return self._recognise(chunks, path=name, threshold=threshold, timeline=timeline, keep_features=keep_features)
 
     def predict_audio(
         self, y: np.ndarray, *, path: str = "", threshold: float | None = None, timeline: bool = False, keep_features: bool = False
     ) -> Prediction:
         """Instruments of mono audio already at ``self.sample_rate``."""
+        return self._recognise([y], path=path, threshold=threshold, timeline=timeline, keep_features=keep_features)
+
+    def _recognise(
+        self, chunks: Iterable[np.ndarray], *, path: str, threshold: float | None, timeline: bool, keep_features: bool
+    ) -> Prediction:
+        window, hop = self.entry.window, self.entry.window // 2
+        n_samples = 0
+
+        def counted(chunks):
+            nonlocal n_samples
+            for chunk in chunks:
+                n_samples += len(chunk)
+                yield chunk
+
+        probs, silent, kept = [], [], []
+        frames: dict[str, np.ndarray] = {}  # frames not yet windowed, from frame ``offset`` on
+        offset = next_start = n_frames = 0
+        for block in extract_stream(counted(chunks), self.entry.features):
+            if keep_features:
+                kept.append(block)
+            frames = {k: np.concatenate([frames[k], v], axis=-1) if frames else v for k, v in block.items()}
+            n_frames += len(block["rms"])
+            starts = np.arange(next_start, n_frames - window + 1, hop)  # the windows that fit in the frames so far
+            if len(starts):
+                self._score(frames, starts - offset, probs, silent)
+                next_start = int(starts[-1]) + hop
+                frames = {k: v[..., next_start - offset :] for k, v in frames.items()}
+                offset = next_start
+        if n_frames < window:  # shorter than one window: one window, padded
+            self._score(frames, np.zeros(1, np.int64), probs, silent)
+        probs, silent = np.concatenate(probs), np.concatenate(silent)  # (W, C), (W,)
+        probs[silent] = 0.0
         theta = self.threshold if threshold is None else threshold
-        arrays = extract_audio(y, self.entry.features)
-        probs = np.concatenate(list(self._window_probabilities(arrays)))  # (W, C)
-        scores = excerpt_scores(probs)
-        all_scores = tuple(LabelScore(c, full_name(c), round(float(s), 4)) for c, s in zip(self.labels, scores))
-        ranked = sorted(all_scores, key=lambda x: -x.score)
-        hop = self.entry.window // 2
+        scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent])
+        all_scores = tuple(LabelScore(c, full_name(c), round(float(x), 4)) for c, x in zip(self.labels, scores))
+        ranked = [] if silent.all() else sorted(all_scores, key=lambda x: -x.score)
         fps = self.entry.features.frontend.frames_per_second
         return Prediction(
             path=path,
-            duration=len(y) / self.sample_rate,
+            duration=n_samples / self.sample_rate,
             labels=tuple(x for x in ranked if x.score >= theta),
-            top=ranked[0],
+            top=ranked[0] if ranked else None,
             scores=all_scores,
             threshold=theta,
-            timeline=Timeline(np.arange(len(probs)) * hop / fps, self.entry.window / fps, probs) if timeline else None,
-            features=arrays if keep_features else None,
+            silence=bool(silent.all()),
+            timeline=Timeline(np.arange(len(probs)) * hop / fps, window / fps, probs, silent) if timeline else None,
+            features={k: np.concatenate([b[k] for b in kept], axis=-1) for k in kept[0]} if keep_features else None,
         )
 
-    def _window_probabilities(self, arrays: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
-        """(W, C) probabilities of the 50 %-hop windows, WINDOW_BATCH windows at a time (bounded memory)."""
-        n_frames = arrays[self.entry.features.frontend.field].shape[1]
-        starts = input_windows(n_frames, size=self.entry.window, hop=self.entry.window // 2)
-        arrays = mask_track(arrays, self.entry.features)
-        for i in range(0, len(starts), WINDOW_BATCH):
-            inputs = windows_at(arrays, self.entry, starts[i : i + WINDOW_BATCH])
-            yield window_probabilities(
-                self.model, self.entry, inputs, self.run["normalization"], len(self.labels),
-                device=self.device, precision=self.precision,
-            )  # fmt: skip
+    def _score(self, frames: dict[str, np.ndarray], starts: np.ndarray, probs: list, silent: list) -> None:
+        """Append the class probabilities (W, C) and silence (W,) of the windows at ``starts`` (frames of ``frames``)."""
+        inputs = windows_at(frames, self.entry, starts)
+        probs.append(window_probabilities(
+            self.model, self.entry, inputs, self.run["normalization"], len(self.labels),
+            device=self.device, precision=self.precision,
+        ))  # fmt: skip
+        levels = [np.sqrt(np.mean(np.square(frames["rms"][s : s + self.entry.window]))) for s in starts]  # RMS per window
+        silent.append(20 * np.log10(np.maximum(levels, 1e-12)) < SILENCE_DBFS)

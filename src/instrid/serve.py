@@ -13,33 +13,68 @@ At most ``max_parallel`` recognitions run at once (the others wait), which bound
 
 from __future__ import annotations
 
-import tempfile
 import threading
+import unicodedata
 from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
-from .errors import InstridError
+from .errors import AudioTooLongError, InstridError
 from .features import mel_bin_of
 from .metrics import full_name
 from .models import count_parameters
 from .predict import Prediction, Recognizer
 
 MAX_BYTES = 50 * 2**20  # 50 MiB upload limit
-MAX_SECONDS = 15 * 60.0  # 15 min duration limit
+MAX_SECONDS = 15 * 60.0  # 15 min duration limit, checked from the file's header before decoding
+MULTIPART_OVERHEAD = 64 * 2**10  # bytes a request may carry beyond the file: boundaries and part headers
 PAGE_COLUMNS = 600  # log-mel / waveform columns sent to the page
+NAME_CHARS = 120  # an upload's name is shown (never used on disk) cut to this many characters
 
 
-def page_view(p: Prediction, y: np.ndarray, recognizer: Recognizer) -> dict:
+def display_name(filename: str | None) -> str:
+    """The client's file name, safe to echo: control characters (NUL, newlines) dropped, length capped."""
+    name = "".join(c for c in filename or "" if unicodedata.category(c)[0] != "C").strip()
+    return (name[: NAME_CHARS - 1] + "…" if len(name) > NAME_CHARS else name) or "upload"
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over ``max_body`` bytes with 413: at once when Content-Length
+    says so, otherwise as soon as the bytes received pass it, so an oversize upload is never spooled whole."""
+
+    def __init__(self, app, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        detail = f"the request is larger than the upload limit ({self.max_body / 2**20:.1f} MiB)"
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_body:
+            return await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise HTTPException(413, detail)  # FastAPI turns it into the response while parsing the form
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def page_view(p: Prediction, recognizer: Recognizer) -> dict:
     """What the page draws: min/max waveform envelope, log-mel (0-255) and mask band per column."""
     spec = recognizer.entry.features.frontend
     view: dict = {}
-    chunks = np.array_split(y, min(PAGE_COLUMNS, len(y)))
-    view["waveform"] = [[round(float(c.min()), 3), round(float(c.max()), 3)] for c in chunks]
-    if p.features is not None and "mel" in p.features:
+    envelope = p.features["envelope"]  # (2, T): min and max of each frame's samples
+    columns = np.array_split(np.arange(envelope.shape[1]), min(PAGE_COLUMNS, envelope.shape[1]))
+    view["waveform"] = [[round(float(envelope[0, c].min()), 3), round(float(envelope[1, c].max()), 3)] for c in columns]
+    if "mel" in p.features:
         mel = p.features["mel"]  # (n_mels, T)
         cols = np.array_split(np.arange(mel.shape[1]), min(PAGE_COLUMNS, mel.shape[1]))
         small = np.stack([mel[:, c].max(axis=1) for c in cols], axis=1)  # (n_mels, columns)
@@ -54,6 +89,7 @@ def page_view(p: Prediction, y: np.ndarray, recognizer: Recognizer) -> dict:
 
 def create_app(recognizer: Recognizer, *, max_bytes: int = MAX_BYTES, max_seconds: float = MAX_SECONDS, max_parallel: int = 2) -> FastAPI:
     app = FastAPI(title="instrid", description="Which instruments play in a recording.")
+    app.add_middleware(BodyLimit, max_body=max_bytes + MULTIPART_OVERHEAD)
     slots = threading.Semaphore(max_parallel)
     page = (files("instrid") / "web" / "index.html").read_text()
     info = {
@@ -79,22 +115,17 @@ def create_app(recognizer: Recognizer, *, max_bytes: int = MAX_BYTES, max_second
 
     @app.post("/predict")
     def predict(file: UploadFile) -> dict:  # a plain def: FastAPI runs it in its thread pool
-        data = file.file.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise HTTPException(413, f"{file.filename}: larger than {max_bytes // 2**20} MiB")
-        suffix = Path(file.filename or "").suffix.lower() or ".wav"
-        with slots, tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
-            tmp.write(data)
-            tmp.flush()
+        name = display_name(file.filename)
+        if file.size is not None and file.size > max_bytes:
+            raise HTTPException(413, f"{name}: larger than the upload limit ({max_bytes / 2**20:.1f} MiB)")
+        with slots:  # the upload is read where FastAPI spooled it: the client's name never reaches the disk
             try:
-                y = recognizer.read_audio(tmp.name)
+                p = recognizer.predict(file.file, name=name, timeline=True, keep_features=True, max_seconds=max_seconds)
+            except AudioTooLongError as err:
+                raise HTTPException(413, str(err)) from None
             except InstridError as err:
-                raise HTTPException(400, str(err).replace(tmp.name, file.filename or "upload")) from None
-            seconds = len(y) / recognizer.sample_rate
-            if seconds > max_seconds:
-                raise HTTPException(413, f"{file.filename}: {seconds:.0f} s is longer than the {max_seconds:.0f} s limit")
-            p = recognizer.predict_audio(y, path=file.filename or "", timeline=True, keep_features=True)
-            return {**p.to_dict(), "view": page_view(p, y, recognizer)}
+                raise HTTPException(400, str(err)) from None
+            return {**p.to_dict(), "view": page_view(p, recognizer)}
 
     return app
 

@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,58 +19,97 @@ from .predict import Prediction, Recognizer
 CSV_COLUMNS = ("path", "duration", "top", "top_name", "labels", "scores")
 
 
-def audio_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """The given files, and the audio files under the given folders (recursively, sorted)."""
+def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]]:
+    """The given files, and the audio files under the given folders (recursively, sorted), each once.
+
+    Returns the files and ``{path: reason}`` for what cannot be searched: unreadable folders, links to
+    nothing. Given files that are missing or unreadable are returned too: the audio loader says why."""
+    found: list[Path] = []
+    errors: dict[str, str] = {}
     for p in map(Path, paths):
-        if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-        else:
-            yield p  # missing or unreadable files are reported by the audio loader
+        if not os.path.isdir(p):  # unlike Path.is_dir, never raises (e.g. inside an unreadable folder)
+            found.append(p)
+            continue
+        for folder, subfolders, names in os.walk(p, onerror=lambda err: errors.setdefault(
+                err.filename, f"{err.filename}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
+            subfolders.sort()
+            for name in sorted(names):
+                f = Path(folder) / name
+                if f.suffix.lower() not in AUDIO_EXTENSIONS:
+                    continue
+                if not os.path.exists(f):
+                    errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file"
+                else:
+                    found.append(f)
+    unique = {str(f.resolve()): f for f in reversed(found)}  # the same file given twice (e.g. relative and absolute)
+    return [f for f in found if unique[str(f.resolve())] is f], errors
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, tabs, escapes) shown as escapes: one line, no forged output."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def csv_row(p: Prediction) -> dict:
     return {
         "path": p.path,
         "duration": f"{p.duration:.3f}",
-        "top": p.top.code,
-        "top_name": p.top.name,
+        "top": "" if p.top is None else p.top.code,
+        "top_name": "silence" if p.top is None else p.top.name,
         "labels": " ".join(x.code for x in p.labels),
         "scores": " ".join(f"{x.code}:{x.score:.3f}" for x in p.scores),
     }
 
 
 def table_line(p: Prediction) -> str:
-    labels = ", ".join(f"{x.name} ({x.score:.2f})" for x in p.labels)
-    return f"{p.path}  [{p.duration:.1f} s]  {labels}"
+    labels = "silence" if p.silence else ", ".join(f"{x.name} ({x.score:.2f})" for x in p.labels)
+    return f"{printable(p.path)}  [{p.duration:.1f} s]  {labels}"
+
+
+def result_key(path: str | Path) -> str:
+    """What identifies a file in a results file: its resolved path, however it was given."""
+    return str(Path(path).resolve())
 
 
 class ResultFile:
     """Append-only results (``.jsonl`` or ``.csv``): one line per file, flushed and fsynced as it is written.
-    Opening an existing file drops a torn last line (from a kill) and remembers which paths are done."""
+    Opening an existing file drops a torn last line (from a kill) and remembers which files are done."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.kind = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(self.path.suffix.lower())
         if self.kind is None:
             raise ParameterError(f"--out {path}: use a .jsonl or .csv file name")
+        if os.path.isdir(self.path):
+            raise ParameterError(f"--out {path}: is a folder; give a .jsonl or .csv file name")
         self.done: set[str] = set()
-        if self.path.exists():
-            self._recover()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self.file = self.path.open("a", newline="")
+        try:
+            if self.path.exists():
+                self._recover()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists() or self.path.stat().st_size == 0
+            self.file = self.path.open("a", newline="")
+        except OSError as err:
+            raise ParameterError(f"--out {path}: cannot be written ({err.strerror}); choose another file") from None
         if new and self.kind == "csv":
             self._write(",".join(CSV_COLUMNS) + "\n")
 
     def _recover(self) -> None:
-        text = self.path.read_text()
+        text = self.path.read_bytes().decode("utf-8", errors="replace")
         if text and not text.endswith("\n"):  # killed mid-line
             text = text[: text.rfind("\n") + 1]
             self.path.write_text(text)
-        if self.kind == "jsonl":
-            self.done = {json.loads(line)["path"] for line in text.splitlines() if line.strip()}
-        else:
-            self.done = {row["path"] for row in csv.DictReader(io.StringIO(text))}
+        try:
+            if self.kind == "jsonl":
+                self.done = {result_key(json.loads(line)["path"]) for line in text.splitlines() if line.strip()}
+            else:
+                rows = csv.DictReader(io.StringIO(text))
+                if text and tuple(rows.fieldnames or ()) != CSV_COLUMNS:
+                    raise ValueError("other columns")
+                self.done = {result_key(row["path"]) for row in rows}
+        except (ValueError, KeyError, TypeError) as err:
+            raise ParameterError(f"--out {self.path}: holds lines that are not instrid results ({type(err).__name__}: "
+                                 f"{printable(str(err))[:80]}); give a new file name or delete it") from None  # fmt: skip
 
     def _write(self, text: str) -> None:
         self.file.write(text)
@@ -87,7 +126,7 @@ class ResultFile:
             buf = io.StringIO()
             csv.DictWriter(buf, fieldnames=CSV_COLUMNS).writerow(csv_row(p))
             self._write(buf.getvalue())
-        self.done.add(p.path)
+        self.done.add(result_key(p.path))
 
     def close(self) -> None:
         self.file.close()
@@ -104,14 +143,19 @@ def tag(
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file; returns the new predictions and ``{path: reason}`` for the files that failed.
     With ``out``, results stream there and files already in it are skipped."""
+    paths = list(paths)
+    found, errors = audio_files(paths)
+    if not found and not errors:
+        raise ParameterError(f"no audio files in {', '.join(printable(str(p)) for p in paths)} "
+                             f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
     results = ResultFile(out) if out else None
-    files = [f for f in audio_files(paths) if results is None or str(f) not in results.done]
-    predictions, errors = [], {}
+    files = [f for f in found if results is None or result_key(f) not in results.done]
+    predictions = []
     for f in tqdm(files, desc="predict", unit="file", disable=not progress or len(files) < 2):
         try:
             p = recognizer.predict(f, threshold=threshold, timeline=timeline)
         except InstridError as err:
-            errors[str(f)] = str(err)
+            errors[str(f)] = printable(str(err))
             continue
         predictions.append(p)
         if results is not None:

@@ -168,7 +168,8 @@ def train(
     dd = init_distributed(device)
     if (out_dir / ckpt.RUN_FILE).exists() and not resume:
         raise CheckpointError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
-    previous = ckpt.read_run(out_dir) if resume else None
+    # --resume of a run killed before it wrote run.json (e.g. during feature extraction) starts it afresh
+    previous = ckpt.read_run(out_dir) if resume and (out_dir / ckpt.RUN_FILE).exists() else None
     if previous is not None and dataclasses.replace(TrainConfig(**previous["train"]), epochs=config.epochs) != config:
         raise CheckpointError(f"{out_dir}: --resume with other settings than the run's ({previous['train']}); only --epochs may change")
 

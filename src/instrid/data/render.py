@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from .. import augment
 from ..errors import DataError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, process_pool
 from ..labels import BY_CODE, IRMAS_CLASSES
 from .layouts import Clip, write_metadata
 
@@ -322,7 +322,7 @@ def render_dataset(
                 _render_to_file(plan, fonts)
                 bar.update()
         else:
-            with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+            with process_pool(workers) as pool:
                 for future in concurrent.futures.as_completed([pool.submit(_render_to_file, p, fonts) for p in todo]):
                     future.result()
                     bar.update()
