@@ -1,9 +1,12 @@
+import io
+import warnings
+
 import numpy as np
 import pytest
 from conftest import SR, tone
 
 from instrid import audio
-from instrid.errors import AudioError, ParameterError, SilentAudioWarning
+from instrid.errors import AudioError, AudioTooLongError, ParameterError, SilentAudioWarning, TruncatedAudioWarning
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3"])
@@ -82,3 +85,60 @@ def test_segment_policy_for_the_last_partial_frame(seconds, expected):
 def test_segment_with_overlap():
     frames = audio.segment(np.arange(600, dtype=np.float32), sr=100, seconds=2.0, hop_seconds=1.0)
     assert frames.shape == (5, 200) and frames[1, 0] == 100  # 0,1,2,3 s full; 4 s tail (1 s) kept
+
+
+def test_absurd_headers_are_refused_before_decoding(tmp_path, write_audio, monkeypatch):
+    bomb = write_audio("bomb.wav", np.zeros(8_000, np.int16), sr=1)  # 16 kB that say "4.4 hours at 1 Hz"
+    long = write_audio("long.wav", np.zeros(4 * 8_000, np.int16), sr=8_000)
+    monkeypatch.setattr("soundfile.SoundFile.read", lambda *a, **k: pytest.fail("decoded"))
+    with pytest.raises(AudioError, match="1 Hz, outside"):
+        audio.load_audio(bomb, sr=SR)
+    with pytest.raises(AudioTooLongError, match="longer than the 3 s limit"):
+        audio.load_audio(long, sr=SR, max_seconds=3.0)
+
+
+def test_truncated_files_warn_and_keep_what_was_decoded(tmp_path, write_audio):
+    for fmt in ("wav", "mp3"):
+        whole = write_audio(f"whole.{fmt}", tone(440, 4.0), format=fmt.upper()).read_bytes()
+        cut = tmp_path / f"cut.{fmt}"
+        cut.write_bytes(whole[: len(whole) // 2])
+        with pytest.warns(TruncatedAudioWarning, match="ends before its header says"):
+            y = audio.load_audio(cut, sr=SR)
+        assert 1.5 * SR < len(y) < 2.5 * SR
+
+
+def test_streamed_blocks_are_the_whole_file_in_bounded_pieces(write_audio):
+    path = write_audio("s.flac", np.stack([tone(440, 7.0), tone(660, 7.0)], axis=1), sr=48_000)
+    blocks = list(audio.stream_audio(path, sr=SR, block_frames=48_000))
+    assert len(blocks) >= 7 and max(map(len, blocks)) <= SR + 1_000  # one second of audio at a time
+    np.testing.assert_array_equal(np.concatenate(blocks), audio.load_audio(path, sr=SR))  # soxr streams exactly
+    with open(path, "rb") as f:  # an open file (an upload) reads the same, named as asked
+        np.testing.assert_array_equal(audio.load_audio(f, sr=SR, name="upload.flac"), audio.load_audio(path, sr=SR))
+    with pytest.raises(AudioError, match="^upload.wav: unreadable"):
+        audio.load_audio(io.BytesIO(b"RIFF junk"), sr=SR, name="upload.wav")
+
+
+def test_fuzzed_files_load_or_give_an_audio_error(tmp_path, write_audio):
+    """Seeded mutations of real WAV/FLAC/OGG/MP3 files: every outcome is audio or one AudioError."""
+    rng = np.random.default_rng(0)
+    seeds = [write_audio(f"seed.{f}", tone(330, 0.5), format=f.upper()).read_bytes() for f in ("wav", "flac", "ogg", "mp3")]
+    outcomes = {"loaded": 0, "refused": 0}
+    path = tmp_path / "fuzz"
+    for i in range(300):
+        data = bytearray(seeds[i % len(seeds)])
+        for _ in range(rng.integers(1, 8)):
+            at = int(rng.integers(0, min(len(data), 256) if rng.random() < 0.7 else len(data)))  # mostly the header
+            data[at : at + 4] = rng.integers(0, 256, 4, dtype=np.uint8).tobytes()
+        if rng.random() < 0.2:
+            data = data[: int(rng.integers(0, len(data)))]
+        path.write_bytes(bytes(data))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                y = audio.load_audio(path, sr=SR, max_seconds=60)
+            assert y.dtype == np.float32 and np.isfinite(y).all()
+            outcomes["loaded"] += 1
+        except AudioError as err:
+            assert "\n" not in str(err)
+            outcomes["refused"] += 1
+    assert outcomes["loaded"] > 20 and outcomes["refused"] > 20, outcomes

@@ -1,4 +1,8 @@
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -87,3 +91,111 @@ def test_the_shipped_model_works_out_of_the_box(tiny_dataset, capsys):
     assert main(["predict", str(excerpt.path), "--format", "json"]) == 0  # no --run: the shipped model
     d = json.loads(capsys.readouterr().out)
     assert d["top"]["code"] in IRMAS_CLASSES and d["labels"][0] == d["top"]
+
+
+def test_silence_is_reported_as_silence(recognizer, write_audio, capsys):
+    digital = write_audio("digital.wav", np.zeros(3 * 44_100, np.float32))
+    hiss = write_audio("hiss.wav", np.random.default_rng(0).normal(0, 1e-4, 3 * 44_100).astype(np.float32))  # -80 dBFS
+    for path in (digital, hiss):
+        p = recognizer.predict(path, timeline=True)
+        assert p.silence and p.labels == () and p.top is None and not any(x.score for x in p.scores)
+        assert p.timeline.silent.all()
+    assert main(["predict", str(digital), str(hiss), "--run", str(recognizer.run_dir)]) == 0
+    assert [line.rsplit("  ", 1)[-1] for line in capsys.readouterr().out.splitlines()] == ["silence", "silence"]
+
+    y = np.concatenate([np.zeros(3 * 44_100, np.float32), tone(440, 3.0)])  # silence, then a tone
+    p = recognizer.predict(write_audio("intro.wav", y), timeline=True)
+    assert not p.silence and p.top is not None and p.labels
+    assert p.timeline.silent[:4].all() and not p.timeline.silent[-4:].any()
+    tone_only = recognizer.predict_audio(tone(440, 3.0))
+    assert [x.code for x in p.labels] == [x.code for x in tone_only.labels]  # the silent intro does not dilute the scores
+
+
+def test_memory_does_not_grow_with_the_length_of_the_file(recognizer, write_audio):
+    """Peak numpy memory (tracemalloc sees numpy's buffers) of a 40 s and a 160 s file: the same blocks."""
+    import tracemalloc
+
+    notes = np.concatenate([tone(f, 0.5) for f in (220, 330, 440, 550)] * 20)  # 40 s of changing notes
+    peaks = []
+    for repeats in (1, 4):
+        path = write_audio(f"long{repeats}.flac", np.tile(notes, repeats))
+        tracemalloc.start()
+        p = recognizer.predict(path)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert p.duration == pytest.approx(40 * repeats)
+    assert peaks[1] < 1.25 * peaks[0], [f"{x / 2**20:.0f} MiB" for x in peaks]
+
+
+def test_blocks_give_the_whole_file_features(tiny_dataset):
+    """Streamed extraction (30 s blocks with 2 s of context) equals extracting the whole recording at once."""
+    from instrid.audio import load_audio
+    from instrid.store import FeatureConfig, extract_audio, extract_stream
+
+    _, clips = tiny_dataset
+    y = np.concatenate([load_audio(c.path, sr=44_100) for c in clips if c.task == "mix-long"] * 2)  # ~70 s
+    whole = extract_audio(y, FeatureConfig())
+    blocks = list(extract_stream([y[i : i + 100_000] for i in range(0, len(y), 100_000)], FeatureConfig(), block_seconds=10))
+    joined = {k: np.concatenate([b[k] for b in blocks], axis=-1) for k in whole}
+    assert len(blocks) > 5
+    np.testing.assert_array_equal(joined["mel"], whole["mel"])
+    np.testing.assert_array_equal(joined["voiced_prob"], whole["voiced_prob"])
+    np.testing.assert_array_equal(joined["f0"], whole["f0"])  # the Viterbi paths have merged within 2 s
+
+
+def run_without_root_powers(args, cwd):
+    """The CLI as an ordinary user would run it: root keeps its uid but loses the power to ignore permissions."""
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("needs setpriv to drop root's permission override")
+        prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    return subprocess.run([*prefix, sys.executable, "-m", "instrid", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_batch_edges_are_reported_not_fatal(tiny_run, write_audio, tmp_path):
+    write_audio("music/ok.wav", tone(440, 1.0))
+    write_audio("music/locked/hidden.wav", tone(440, 1.0))
+    write_audio("music/unreadable.wav", tone(440, 1.0))
+    write_audio("blocked/inside.wav", tone(440, 1.0))
+    (tmp_path / "music" / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    for path, mode in [("music/locked", 0o000), ("music/unreadable.wav", 0o000), ("blocked", 0o000)]:
+        os.chmod(tmp_path / path, mode)
+    try:
+        result = run_without_root_powers(["predict", "music", "blocked/inside.wav", "--run", str(tiny_run)], cwd=tmp_path)
+    finally:
+        for path in ("music/locked", "music/unreadable.wav", "blocked"):
+            os.chmod(tmp_path / path, 0o755)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.startswith("music/ok.wav") and result.stdout.count("\n") == 1  # the readable file is tagged
+    err = result.stderr
+    assert "music/locked: folder skipped: Permission denied" in err and "dangling.wav: skipped: a link to a missing file" in err
+    assert "unreadable.wav: permission denied" in err and "blocked/inside.wav: permission denied" in err
+    assert "System error" not in err and "4 of 5 file(s)" in err
+
+
+def test_empty_folders_and_odd_names_and_bad_out_files(tiny_run, write_audio, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), "--run", str(tiny_run)]) == 1
+    assert "no audio files in" in capsys.readouterr().err
+
+    forged = write_audio("a\nfake.wav  [1.0 s]  violin (1.00).wav", tone(440, 1.0))
+    assert main(["predict", str(forged), "--run", str(tiny_run)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1  # the newline is shown as \n, not printed
+
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    (tmp_path / "dir.jsonl").mkdir()
+    (tmp_path / "file").write_text("")
+    for out in ("bad.jsonl", "dir.jsonl", "file/sub/out.jsonl"):
+        assert main(["predict", str(forged), "--run", str(tiny_run), "--out", str(tmp_path / out)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"instrid: error: --out {tmp_path / out}") and err.count("\n") == 1, err
+
+
+def test_the_same_file_given_twice_is_done_once(tiny_run, write_audio, tmp_path, monkeypatch, capsys):
+    write_audio("music/a.wav", tone(440, 1.0))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "tags.jsonl"
+    assert main(["predict", "music", str(tmp_path / "music"), "--run", str(tiny_run), "--out", str(out)]) == 0
+    assert main(["predict", str(tmp_path / "music" / "a.wav"), "--run", str(tiny_run), "--out", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 1

@@ -117,3 +117,100 @@ def test_web_page_in_headless_chromium(live_server, write_audio):
         page.wait_for_selector("#status.error")
         assert "bad.wav" in page.locator("#status").text_content()
         browser.close()
+
+
+def test_a_header_bomb_is_refused_before_decoding(live_server):
+    bomb = wav_bytes(np.zeros(8_000, np.int16), sr=1)  # 16 kB whose header says 4.4 hours at 1 Hz
+    before = rss_mb()
+    r = httpx.post(f"{live_server}/predict", files={"file": ("bomb.wav", bomb)}, timeout=60)
+    assert r.status_code == 400 and "1 Hz" in r.json()["detail"]
+    hours = wav_bytes(np.zeros(2 * 8_000, np.int16), sr=8_000)
+    hours = hours[:40] + (2**31).to_bytes(4, "little") + hours[44:]  # data chunk "2 GB": libsndfile trims it to the file
+    assert httpx.post(f"{live_server}/predict", files={"file": ("h.wav", hours)}, timeout=60).status_code in (200, 400)
+    assert rss_mb() - before < 100
+
+
+def test_oversize_uploads_are_refused_while_streaming(recognizer, monkeypatch):
+    import tempfile
+
+    import uvicorn
+
+    spooled = 0
+
+    class CountingSpool(tempfile.SpooledTemporaryFile):  # where Starlette spools uploads (to /tmp past 1 MB)
+        def write(self, data):
+            nonlocal spooled
+            spooled += len(data)
+            return super().write(data)
+
+    monkeypatch.setattr("starlette.formparsers.SpooledTemporaryFile", CountingSpool)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(recognizer, max_bytes=400_000)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        url = f"http://127.0.0.1:{port}/predict"
+        with socket.create_connection(("127.0.0.1", port)) as conn:  # says 300 MB, sends none of it
+            conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                         b"Content-Length: 314572800\r\n\r\n")  # fmt: skip
+            conn.settimeout(10)
+            assert conn.recv(100).startswith(b"HTTP/1.1 413")  # refused on Content-Length, before any body is read
+        sent = 0
+
+        def body():  # 300 MB, chunked: no Content-Length to refuse it by
+            nonlocal sent
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.wav"\r\n\r\n'
+            for _ in range(300 * 16):
+                sent += 2**16
+                yield b"\0" * 2**16
+
+        try:
+            r = httpx.post(url, content=body(), headers={"content-type": "multipart/form-data; boundary=b"}, timeout=60)
+            assert r.status_code == 413
+        except httpx.TransportError:
+            pass  # the server answered 413 and closed the connection while the client was still sending
+        assert spooled <= 400_000 + 2**16 and sent < 20 * 2**20  # 400 kB spooled, then the connection closed
+        assert httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["a" * 300 + ".wav", "x." + "w" * 300, "nul\0.wav", "new\nline.wav", "<b>html</b>.wav", "../../etc/passwd", " ", "é✓.wav"],
+    ids=["long-name", "long-suffix", "nul", "newline", "html", "traversal", "blank", "unicode"],
+)
+def test_odd_filenames_are_never_a_server_error(recognizer, filename):
+    client = TestClient(create_app(recognizer))
+    r = client.post("/predict", files={"file": (filename, wav_bytes(tone(440, 1.0)), "audio/wav")})
+    assert r.status_code == 200, r.text[:200]
+    shown = r.json()["path"]
+    assert len(shown) <= 120 and "\0" not in shown and "\n" not in shown
+    bad = client.post("/predict", files={"file": (filename, b"not audio", "audio/wav")})
+    assert bad.status_code == 400 and "\0" not in bad.json()["detail"]
+
+
+def test_fuzzed_uploads_get_an_answer_never_a_500(recognizer):
+    rng = np.random.default_rng(1)
+    client = TestClient(create_app(recognizer, max_bytes=200_000, max_seconds=5.0), raise_server_exceptions=False)
+    seeds = [wav_bytes(tone(440, 0.5)), wav_bytes(tone(440, 0.5), sr=22_050)]
+    names = ["a.wav", "b.mp3", "c", "\0", "x" * 500, "ü.flac"]
+    codes = set()
+    for i in range(150):
+        data = bytearray(seeds[i % 2])
+        for _ in range(rng.integers(0, 6)):
+            at = int(rng.integers(0, 64))
+            data[at : at + 4] = rng.integers(0, 256, 4, dtype=np.uint8).tobytes()
+        if i % 10 == 9:
+            data = rng.integers(0, 256, int(rng.integers(0, 300_000)), dtype=np.uint8).tobytes()
+        r = client.post("/predict", files={"file": (names[i % len(names)], bytes(data), "application/octet-stream")})
+        assert r.status_code in (200, 400, 413), (i, r.status_code, r.text[:200])
+        codes.add(r.status_code)
+    assert codes == {200, 400, 413}

@@ -121,3 +121,54 @@ def test_folder_dataset_with_a_corrupt_file_trains_and_reports_it(write_audio, t
     assert "broken.wav" in capsys.readouterr().err  # skipped, with the reason, not fatal
     assert run["labels"] == ["high", "low"] and run["n_clips"] == {"train": 9, "validation": 3, "validation_excerpts": 0}
     assert run["threshold"]["chosen_on"].startswith("default")  # no multi-label validation excerpts: Han's 0.5
+
+
+def test_killing_feature_extraction_leaves_no_workers_and_resume_starts_the_run(tiny_dataset, tmp_path):
+    import signal
+    import time
+    from pathlib import Path
+
+    def children(pid: int) -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(stat.parent.name))
+        return found
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    data, _ = tiny_dataset
+    cache, out = tmp_path / "cache", tmp_path / "run"
+    args = ["train", "--model", "hssanet", "--data", str(data), "--out", str(out), "--cache", str(cache), "--workers", "2", "--epochs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "instrid", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(cache.glob("*/clips/*.npz")) and time.monotonic() < deadline:  # extraction has begun
+        time.sleep(0.05)
+    workers = children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while any(map(alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(alive, workers))
+    assert not (out / "run.json").exists()
+    assert main([*args, "--resume"]) == 0  # a run killed before it saved anything starts afresh
+    assert json.loads((out / "run.json").read_text())["status"] == "done"
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    from instrid.fileio import atomic_write
+
+    atomic_write(tmp_path / "x.json", lambda f: f.write(b"{}"))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -8,7 +8,9 @@ rates, channel counts and durations are refused up front.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,16 +90,20 @@ def audio_info(source: Source, *, name: str | None = None, max_seconds: float | 
 
 
 def _check_openable(path: Path) -> None:
-    """One clear error for what libsndfile would call "System error."."""
-    if not path.exists():
-        raise AudioError(path, "file not found", "check the path")
-    if not path.is_file():
-        raise AudioError(path, "is not a regular file", "give an audio file or a folder of them")
+    """One clear error for what libsndfile would call "System error." (and no wait on a FIFO)."""
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise AudioError(path, "is a folder", "give an audio file, or the folder itself to search it")
+        if not stat.S_ISREG(mode):
+            raise AudioError(path, "is not a regular file", "give an audio file or a folder of them")
         with path.open("rb"):
             pass
+    except FileNotFoundError:
+        missing = "a link to a missing file" if os.path.islink(path) else "file not found"
+        raise AudioError(path, missing, "check the path") from None
     except PermissionError:
-        raise AudioError(path, "permission denied", "make it readable, e.g. `chmod u+r FILE`") from None
+        raise AudioError(path, "permission denied", "make it and its folders readable, e.g. `chmod u+r FILE`") from None
     except OSError as err:
         raise AudioError(path, f"cannot be opened ({err.strerror})", "check the file") from None
 

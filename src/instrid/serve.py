@@ -31,6 +31,7 @@ MAX_BYTES = 50 * 2**20  # 50 MiB upload limit
 MAX_SECONDS = 15 * 60.0  # 15 min duration limit, checked from the file's header before decoding
 MULTIPART_OVERHEAD = 64 * 2**10  # bytes a request may carry beyond the file: boundaries and part headers
 PAGE_COLUMNS = 600  # log-mel / waveform columns sent to the page
+CLOSE = {"Connection": "close"}  # after refusing a body: close rather than read (and discard) the rest
 NAME_CHARS = 120  # an upload's name is shown (never used on disk) cut to this many characters
 
 
@@ -53,7 +54,7 @@ class BodyLimit:
         detail = f"the request is larger than the upload limit ({self.max_body / 2**20:.1f} MiB)"
         length = dict(scope["headers"]).get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body:
-            return await JSONResponse({"detail": detail}, status_code=413)(scope, receive, send)
+            return await JSONResponse({"detail": detail}, status_code=413, headers=CLOSE)(scope, receive, send)
         received = 0
 
         async def limited_receive():
@@ -61,7 +62,7 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body:
-                raise HTTPException(413, detail)  # FastAPI turns it into the response while parsing the form
+                raise HTTPException(413, detail, headers=CLOSE)  # FastAPI answers it while parsing the form
             return message
 
         await self.app(scope, limited_receive, send)
