@@ -109,7 +109,8 @@ def _check_openable(path: Path) -> None:
 
 
 def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())
+    """libsndfile's own words ("Format not recognised."), without soundfile's "Error opening <file object>"."""
+    return " ".join(str(getattr(err, "error_string", None) or err).split())
 
 
 _WAV_TRUNCATED = re.compile(r"^data\s*:\s*\d+\s*\(should be", re.MULTILINE)  # libsndfile's log of a short WAV
