@@ -88,7 +88,7 @@ def test_segment_with_overlap():
 
 
 def test_absurd_headers_are_refused_before_decoding(tmp_path, write_audio, monkeypatch):
-    bomb = write_audio("bomb.wav", np.zeros(8_000, np.int16), sr=1)  # 16 kB that say "4.4 hours at 1 Hz"
+    bomb = write_audio("bomb.wav", np.zeros(8_000, np.int16), sr=1)  # 16 kB that say "2.2 hours at 1 Hz"
     long = write_audio("long.wav", np.zeros(4 * 8_000, np.int16), sr=8_000)
     monkeypatch.setattr("soundfile.SoundFile.read", lambda *a, **k: pytest.fail("decoded"))
     with pytest.raises(AudioError, match="1 Hz, outside"):

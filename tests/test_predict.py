@@ -56,7 +56,7 @@ def test_predict_folder_streams_results_skips_bad_files_and_resumes(tiny_run, wr
     argv = ["predict", str(tmp_path / "music"), "--run", str(tiny_run), "--out", str(out), "--format", "json"]
     assert main(argv) == 1  # one file failed: non-zero, but the others are done
     captured = capsys.readouterr()
-    assert "broken.mp3" in captured.err and "1 of 4 file(s)" in captured.err
+    assert "broken.mp3" in captured.err and "1 path(s) could not be read (listed above); 3 file(s) tagged" in captured.err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(d["path"].rsplit("/", 1)[-1] for d in lines) == ["a.wav", "b.flac", "c.ogg"]
     assert len(captured.out.splitlines()) == 3
@@ -127,20 +127,22 @@ def test_memory_does_not_grow_with_the_length_of_the_file(recognizer, write_audi
     assert peaks[1] < 1.25 * peaks[0], [f"{x / 2**20:.0f} MiB" for x in peaks]
 
 
-def test_blocks_give_the_whole_file_features(tiny_dataset):
-    """Streamed extraction (30 s blocks with 2 s of context) equals extracting the whole recording at once."""
+@pytest.mark.parametrize("frontend", ["mel+pitch", "wave"])
+def test_blocks_give_the_whole_file_features(tiny_dataset, frontend):
+    """Streamed extraction (here 10 s blocks with 2 s of context) equals extracting the whole recording at once."""
     from instrid.audio import load_audio
+    from instrid.features import WAVENET_WAVE
     from instrid.store import FeatureConfig, extract_audio, extract_stream
 
     _, clips = tiny_dataset
-    y = np.concatenate([load_audio(c.path, sr=44_100) for c in clips if c.task == "mix-long"] * 2)  # ~70 s
-    whole = extract_audio(y, FeatureConfig())
-    blocks = list(extract_stream([y[i : i + 100_000] for i in range(0, len(y), 100_000)], FeatureConfig(), block_seconds=10))
-    joined = {k: np.concatenate([b[k] for b in blocks], axis=-1) for k in whole}
+    config = {"mel+pitch": FeatureConfig(), "wave": FeatureConfig(WAVENET_WAVE, pitch=False)}[frontend]
+    sr = config.frontend.sample_rate
+    y = np.concatenate([load_audio(c.path, sr=sr) for c in clips if c.task == "mix-long"] * 2)  # ~70 s
+    whole = extract_audio(y, config)
+    blocks = list(extract_stream([y[i : i + 100_003] for i in range(0, len(y), 100_003)], config, block_seconds=10))
     assert len(blocks) > 5
-    np.testing.assert_array_equal(joined["mel"], whole["mel"])
-    np.testing.assert_array_equal(joined["voiced_prob"], whole["voiced_prob"])
-    np.testing.assert_array_equal(joined["f0"], whole["f0"])  # the Viterbi paths have merged within 2 s
+    for k, v in whole.items():  # mel, f0 and voiced_prob (the Viterbi paths have merged within 2 s), or wave
+        np.testing.assert_array_equal(np.concatenate([b[k] for b in blocks], axis=-1), v)
 
 
 def run_without_root_powers(args, cwd):
@@ -171,7 +173,7 @@ def test_batch_edges_are_reported_not_fatal(tiny_run, write_audio, tmp_path):
     err = result.stderr
     assert "music/locked: folder skipped: Permission denied" in err and "dangling.wav: skipped: a link to a missing file" in err
     assert "unreadable.wav: permission denied" in err and "blocked/inside.wav: permission denied" in err
-    assert "System error" not in err and "4 of 5 file(s)" in err
+    assert "System error" not in err and "4 path(s) could not be read (listed above); 1 file(s) tagged" in err
 
 
 def test_empty_folders_and_odd_names_and_bad_out_files(tiny_run, write_audio, tmp_path, capsys):
@@ -182,6 +184,15 @@ def test_empty_folders_and_odd_names_and_bad_out_files(tiny_run, write_audio, tm
     forged = write_audio("a\nfake.wav  [1.0 s]  violin (1.00).wav", tone(440, 1.0))
     assert main(["predict", str(forged), "--run", str(tiny_run)]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1  # the newline is shown as \n, not printed
+
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    assert main(["predict", str(tmp_path / "loop.wav"), "--run", str(tiny_run)]) == 1
+    assert "loop.wav: cannot be opened (Too many levels of symbolic links)" in capsys.readouterr().err
+
+    foreign = tmp_path / "mine.csv"
+    foreign.write_text("name,age\nann,41\nbob,3")  # someone's CSV, no newline at the end: nothing of it is lost
+    assert main(["predict", str(forged), "--run", str(tiny_run), "--out", str(foreign)]) == 1
+    assert "not instrid results" in capsys.readouterr().err and foreign.read_text() == "name,age\nann,41\nbob,3"
 
     (tmp_path / "bad.jsonl").write_text("not json\n")
     (tmp_path / "dir.jsonl").mkdir()

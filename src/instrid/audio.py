@@ -22,7 +22,7 @@ import scipy.signal
 import soundfile
 import soxr
 
-from .errors import AudioError, AudioTooLongError, ParameterError, SilentAudioWarning, TruncatedAudioWarning
+from .errors import AudioError, AudioTooLongError, ParameterError, SilentAudioWarning, TruncatedAudioWarning, printable
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 MIN_SAMPLE_RATE = 2_000  # Hz: nothing below is a music recording (a 1 Hz header would be a resampling bomb)
@@ -51,10 +51,6 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def _readable(extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> str:
-    return ", ".join(extensions)
-
-
 def audio_info(source: Source, *, name: str | None = None, max_seconds: float | None = None) -> AudioInfo:
     """The file's header, checked before anything is decoded.
 
@@ -70,7 +66,7 @@ def audio_info(source: Source, *, name: str | None = None, max_seconds: float | 
         info = soundfile.info(source)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as err:
         raise AudioError(name, f"unreadable or corrupt audio ({_one_line(err)})",
-                         f"re-encode it as WAV or FLAC; readable: {_readable()}") from None  # fmt: skip
+                         f"re-encode it as WAV or FLAC; readable: {', '.join(AUDIO_EXTENSIONS)}") from None  # fmt: skip
     finally:
         if not isinstance(source, (str, Path)):
             source.seek(0)
@@ -163,14 +159,14 @@ def stream_audio(
                     break
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
         raise AudioError(name, f"unreadable or corrupt audio ({_one_line(err)})",
-                         f"re-encode it as WAV or FLAC; readable: {_readable()}") from None  # fmt: skip
+                         f"re-encode it as WAV or FLAC; readable: {', '.join(AUDIO_EXTENSIONS)}") from None  # fmt: skip
     if decoded == 0:
         raise AudioError(name, "contains no samples", "the file is empty: re-export it")
     if truncated_wav or decoded < info.frames:
-        warnings.warn(f"{name}: the file ends before its header says (truncated?); the {decoded / info.sample_rate:.1f} s "
+        warnings.warn(f"{printable(name)}: the file ends before its header says (truncated?); the {decoded / info.sample_rate:.1f} s "
                       "that could be decoded are used", TruncatedAudioWarning, stacklevel=2)  # fmt: skip
     if not audible:
-        warnings.warn(f"{name}: audio is digital silence", SilentAudioWarning, stacklevel=2)
+        warnings.warn(f"{printable(name)}: audio is digital silence", SilentAudioWarning, stacklevel=2)
     if resampled < min_samples:
         raise AudioError(name, f"is {resampled / target:.3f} s long, shorter than one analysis window "
                          f"({min_samples / target:.3f} s)", "use a longer recording or pad it with silence")  # fmt: skip

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +36,8 @@ LAST_WEIGHTS = "last.safetensors"
 OPTIMIZER_STATE = "optimizer.safetensors"
 SKLEARN_MODEL = "model.skops"
 MAX_RUN_FILE_BYTES = 64 * 2**20  # run.json: settings, history and the optimizer's non-tensor state
+MAX_SIZE_FACTOR = 16  # a model size in run.json may be up to 16x the default's (d_model 256 -> 4096)
+MAX_LIST_LENGTH = 16  # e.g. the channels of 16 conv blocks
 MAX_WEIGHTS_BYTES = 2 * 2**30  # model.safetensors / model.skops (VGGish, the largest network, is 290 MB)
 # The only types beyond scikit-learn's and numpy's defaults that the SVM and MLP baselines hold; nothing callable.
 SKOPS_TRUSTED = (
@@ -42,6 +46,10 @@ SKOPS_TRUSTED = (
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
 )
 
+SAFETENSORS_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
+    torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
+}  # fmt: skip
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -55,7 +63,7 @@ class RunSpec(TypedDict):
     model: str
     model_config: dict[str, Any]
     features: dict[str, Any]
-    labels: Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=2, max_length=1000)]
+    labels: Annotated[list[Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,100}$")]], Field(min_length=2, max_length=1000)]
     window: Annotated[int, Field(gt=0)]
     normalization: dict[str, Annotated[list[Finite], Field(min_length=2, max_length=2)]]  # input -> [mean, std > 0]
     threshold: ThresholdSpec
@@ -72,14 +80,12 @@ def write_json(path: Path, obj: Any) -> None:
 def read_run(run_dir: str | Path) -> dict:
     """A run folder's run.json as a dict (any run, finished or not); ``CheckpointError`` if it is not one."""
     path = Path(run_dir) / RUN_FILE
-    if not path.exists():
-        raise CheckpointError(f"{run_dir}: not a run folder (no {RUN_FILE}); train one with `instrid train --out {run_dir}`")
-    _read_size(path, MAX_RUN_FILE_BYTES)
+    _check_run_file(path, MAX_RUN_FILE_BYTES, missing=f"{run_dir}: not a run folder (no {RUN_FILE}); train one with `instrid train --out {run_dir}`")
     try:
         run = json.loads(path.read_bytes())
     except OSError as err:
         raise CheckpointError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+    except (ValueError, RecursionError) as err:  # bad JSON, bad UTF-8, a 5,000-digit number, deep nesting
         raise CheckpointError(f"{path}: not valid JSON ({type(err).__name__}); the run folder is damaged — train it again") from None
     if not isinstance(run, dict):
         raise CheckpointError(f"{path}: holds a {type(run).__name__}, not an object; the run folder is damaged — train it again")
@@ -136,7 +142,7 @@ def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file written by ``save_weights`` (training's own files: resume, snapshots)."""
-    if not path.is_file():
+    if not os.path.isfile(path):
         raise CheckpointError(f"{path}: missing; the run did not finish an epoch — train it again or --resume it")
     try:
         return load_file(path)
@@ -170,29 +176,37 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 def config_from_dict(entry: ModelEntry, d: dict, where: Path | str = "model_config"):
-    """The entry's config dataclass from JSON (lists back to tuples), each value of the type and sign of
-    the default's: sizes are whole numbers >= 1, rates finite numbers."""
+    """The entry's config dataclass from JSON (lists back to tuples), each value of the type of the default's
+    and within bounds: sizes whole numbers from 1 to MAX_SIZE_FACTOR times the default, rates finite and >= 0,
+    lists of at most MAX_LIST_LENGTH items. (Building a model runs numpy code sized by these values.)"""
     defaults = dataclasses.asdict(entry.config)
     unknown = set(d) - set(defaults)
     if unknown:
         raise CheckpointError(f"{where}: model_config: {entry.name} has no setting {sorted(unknown)}")
     for key, value in d.items():
-        if not _same_kind(value, defaults[key]):
-            raise CheckpointError(f"{where}: model_config.{key} = {json.dumps(value)[:80]}: expected a value like {json.dumps(defaults[key])}")
+        if not _within(value, defaults[key]):
+            raise CheckpointError(f"{where}: model_config.{key} = {json.dumps(value)[:80]}: expected a value like "
+                                  f"{json.dumps(defaults[key])}, at most {MAX_SIZE_FACTOR}x as large")  # fmt: skip
     tupled = lambda v: tuple(tupled(x) for x in v) if isinstance(v, list) else v  # noqa: E731
     return entry.make_config(**{k: tupled(v) for k, v in d.items()})
 
 
-def _same_kind(value: Any, default: Any) -> bool:
-    if isinstance(default, bool) or isinstance(default, str):
+def _within(value: Any, default: Any) -> bool:
+    """``value`` has the type of ``default`` and is not absurdly larger (see ``config_from_dict``)."""
+    if isinstance(default, (bool, str)):
         return type(value) is type(default)
     if isinstance(default, int):
-        return type(value) is int and value >= 1
+        return type(value) is int and 1 <= value <= MAX_SIZE_FACTOR * max(default, 1)
     if isinstance(default, float):
-        return type(value) in (int, float) and math.isfinite(value) and value >= 0
-    if isinstance(default, (tuple, list)):
-        return isinstance(value, list) and len(value) >= 1 and all(_same_kind(v, default[0]) for v in value) if default else isinstance(value, list)
+        return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= MAX_SIZE_FACTOR * max(default, 1.0)
+    if isinstance(default, (tuple, list)) and default:  # every item is judged against the largest default item
+        largest = max(default, key=_largest_number)
+        return isinstance(value, list) and 1 <= len(value) <= MAX_LIST_LENGTH and all(_within(v, largest) for v in value)
     return False
+
+
+def _largest_number(x: Any) -> float:
+    return max(map(_largest_number, x)) if isinstance(x, (tuple, list)) else x
 
 
 def config_to_dict(config) -> dict:
@@ -240,9 +254,7 @@ def load_model(run_dir: str | Path, *, weights: str = BEST_WEIGHTS):
 
 def _check_weights_header(path: Path, expected: dict[str, tuple[tuple[int, ...], torch.dtype]]) -> None:
     """The tensors a safetensors file holds, read from its header: exactly the network's names, shapes, dtypes."""
-    if not path.exists():
-        raise CheckpointError(f"{path}: missing; the run did not finish an epoch — train it again or --resume it")
-    _read_size(path, MAX_WEIGHTS_BYTES)
+    _check_run_file(path, MAX_WEIGHTS_BYTES, missing=f"{path}: missing; the run did not finish an epoch — train it again or --resume it")
     try:
         with safe_open(path, framework="pt") as f:
             found = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
@@ -252,18 +264,23 @@ def _check_weights_header(path: Path, expected: dict[str, tuple[tuple[int, ...],
     if missing or extra:
         raise CheckpointError(f"{path}: tensors do not match the network: missing {missing[:3]}, unexpected {extra[:3]}; train the run again")
     for name, (shape, dtype) in expected.items():
-        dtype_name = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16"}.get(dtype, str(dtype))
+        dtype_name = SAFETENSORS_DTYPES.get(dtype, str(dtype))
         if found[name] != (shape, dtype_name):
             raise CheckpointError(f"{path}: {name} is {found[name]}, the network needs {(shape, dtype_name)}; train the run again")
 
 
-def _read_size(path: Path, limit: int) -> int:
-    if not path.is_file():
+def _check_run_file(path: Path, limit: int, *, missing: str) -> None:
+    """A run-folder file is a regular file (or a link to one) of at most ``limit`` bytes, or ``CheckpointError``."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise CheckpointError(missing) from None
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror}); check its and its folders' permissions") from None
+    if not stat.S_ISREG(info.st_mode):
         raise CheckpointError(f"{path}: not a regular file; the run folder is damaged — train it again")
-    size = path.stat().st_size
-    if size > limit:
-        raise CheckpointError(f"{path}: {size:,} bytes, over the {limit:,} a run file may have; refusing to read it")
-    return size
+    if info.st_size > limit:
+        raise CheckpointError(f"{path}: {info.st_size:,} bytes, over the {limit:,} a run file may have; refusing to read it")
 
 
 def _check_outputs(forward, n_classes: int, path: Path) -> None:
@@ -284,14 +301,22 @@ def save_sklearn(path: Path, model) -> None:
 
 def load_sklearn(path: Path):
     """A scikit-learn baseline saved by ``save_sklearn``. skops rebuilds only the types it trusts by default
-    (scikit-learn estimators, numpy arrays, plain containers) and those in ``SKOPS_TRUSTED``: a file that
-    holds any other type — ``builtins.exec``, ``os.system``, a function — is refused before it is loaded."""
+    (scikit-learn estimators, numpy and scipy types, plain containers) and those in ``SKOPS_TRUSTED``: a file
+    that holds any other type — ``builtins.exec``, ``os.system``, a function of its own — is refused before
+    anything in it is built. What is built must then be one of the two pipelines instrid trains, with
+    integer classes."""
     import skops.io
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
 
-    if not path.exists():
-        raise CheckpointError(f"{path}: missing; train the run again")
-    _read_size(path, MAX_WEIGHTS_BYTES)
-    data = path.read_bytes()
+    _check_run_file(path, MAX_WEIGHTS_BYTES, missing=f"{path}: missing; train the run again")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
     try:
         untrusted = skops.io.get_untrusted_types(data=data)
     except Exception as err:  # noqa: BLE001 — skops raises many kinds on a damaged archive
@@ -300,6 +325,12 @@ def load_sklearn(path: Path):
     if foreign:
         raise CheckpointError(f"{path}: holds types a baseline never has ({', '.join(foreign[:3])}); refusing to load it")
     try:
-        return skops.io.loads(data, trusted=list(SKOPS_TRUSTED))
+        model = skops.io.loads(data, trusted=list(SKOPS_TRUSTED))
     except Exception as err:  # noqa: BLE001
         raise CheckpointError(f"{path}: not a readable skops file ({type(err).__name__}); train the run again") from None
+    steps = [type(step) for _, step in model.steps] if isinstance(model, Pipeline) else []
+    classifier = model.steps[-1][1] if steps else None
+    svm = steps == [StandardScaler, CalibratedClassifierCV] and type(getattr(classifier, "estimator", None)) is SVC
+    if not (svm or steps == [StandardScaler, MLPClassifier]) or np.asarray(getattr(model, "classes_", [])).dtype.kind not in "iu":
+        raise CheckpointError(f"{path}: not the SVM or MLP pipeline instrid trains; train the run again")
+    return model

@@ -163,7 +163,7 @@ def _predict(args) -> None:
     if errors:
         for reason in errors.values():
             print(f"instrid: error: {reason}", file=sys.stderr)
-        raise InstridError(f"{len(errors)} of {len(errors) + len(predictions)} file(s) could not be read (listed above)")
+        raise InstridError(f"{len(errors)} path(s) could not be read (listed above); {len(predictions)} file(s) tagged")
 
 
 def _export(args) -> None:

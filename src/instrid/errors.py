@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (newlines, tabs, escapes) shown as escapes: a file name can never
+    forge an extra line of output."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class InstridError(Exception):
     """Base class of every error instrid raises on purpose."""
 
@@ -19,7 +25,7 @@ class AudioError(InstridError):
     def __init__(self, path: str | Path, reason: str, fix: str = ""):
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}" + (f" ({fix})" if fix else ""))
+        super().__init__(f"{printable(str(path))}: {reason}" + (f" ({fix})" if fix else ""))
 
 
 class AudioTooLongError(AudioError):

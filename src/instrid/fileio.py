@@ -4,21 +4,23 @@ never outlive a killed run."""
 from __future__ import annotations
 
 import concurrent.futures
-import ctypes
 import os
-import signal
-import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
-
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it; set back at once (at import, before any thread starts)
-    os.umask(mask)
-    return mask
+PARENT_POLL_SECONDS = 0.5  # how often a pool worker checks that the process that made it is still there
 
 
-FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file: temporary files are 0600 otherwise
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file under the current umask (``mkstemp`` would give 0600)."""
+    try:
+        umask = int(next(line for line in open("/proc/self/status") if line.startswith("Umask:")).split()[1], 8)
+    except (OSError, StopIteration):  # not Linux: the only portable way to read it is to set it
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path: Path, write) -> None:
@@ -27,7 +29,7 @@ def atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)
@@ -36,15 +38,19 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def _die_with_parent(parent: int) -> None:
-    """Pool initializer: on Linux, ask the kernel to kill this worker when its parent dies (even by kill -9)."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before the request took effect
+def _exit_with_parent() -> None:
+    """Pool initializer: a daemon thread ends this worker once its parent is gone (killed, even by -9), which
+    it sees as a change of parent: the orphan is adopted by init or a subreaper. Works for any start method."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
         os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
     """A process pool whose workers end with the process that made it, however it ends."""
-    return concurrent.futures.ProcessPoolExecutor(workers, initializer=_die_with_parent, initargs=(os.getpid(),))
+    return concurrent.futures.ProcessPoolExecutor(workers, initializer=_exit_with_parent)

@@ -117,8 +117,8 @@ def extract_stream(
     Each block is extracted with ``context_seconds`` of audio either side, then cut back to its own frames.
     That makes the log-mel frames exactly the whole file's (the context exceeds half an FFT) and the
     frame-wise pYIN probabilities too; the Viterbi path, decided per block, equals the whole file's wherever
-    the paths have merged within the context, and per-recording steps (HSSANet's peak normalisation,
-    the descriptors' dB range) become per block on files longer than one block.
+    the paths have merged within the context. Steps that look at the whole recording — HSSANet's peak
+    normalisation, the descriptors' dB range and chroma tuning — become per block on files longer than one.
     """
     spec = config.frontend
     hop = spec.hop_length
@@ -276,7 +276,8 @@ class PackedFeatures:
 
 def mask_track(arrays: dict[str, np.ndarray], config: FeatureConfig) -> dict[str, np.ndarray]:
     """A clip's arrays with ``f0`` replaced by the track its mask is drawn from: the raw pYIN f0, or with
-    ``config.mask == "clean"`` the repaired ``features.clean_f0`` (computed over the whole clip)."""
+    ``config.mask == "clean"`` the repaired ``features.clean_f0`` (computed over the arrays given: a whole clip,
+    or a block of a long recording with its context)."""
     if not config.pitch or config.mask == "pyin":
         return arrays
     return {**arrays, "f0": features.clean_f0(arrays["f0"], arrays["voiced_prob"], config.frontend)}

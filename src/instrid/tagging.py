@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .audio import AUDIO_EXTENSIONS
-from .errors import InstridError, ParameterError
+from .errors import InstridError, ParameterError, printable
 from .predict import Prediction, Recognizer
 
 CSV_COLUMNS = ("path", "duration", "top", "top_name", "labels", "scores")
@@ -30,24 +30,21 @@ def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]
         if not os.path.isdir(p):  # unlike Path.is_dir, never raises (e.g. inside an unreadable folder)
             found.append(p)
             continue
-        for folder, subfolders, names in os.walk(p, onerror=lambda err: errors.setdefault(
-                err.filename, f"{err.filename}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
+        for folder, subfolders, names in os.walk(p, onerror=lambda err: errors.setdefault(err.filename,
+                f"{printable(err.filename)}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
             subfolders.sort()
             for name in sorted(names):
                 f = Path(folder) / name
                 if f.suffix.lower() not in AUDIO_EXTENSIONS:
                     continue
                 if not os.path.exists(f):
-                    errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file"
+                    errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file (or a loop of links)"
                 else:
                     found.append(f)
-    unique = {str(f.resolve()): f for f in reversed(found)}  # the same file given twice (e.g. relative and absolute)
-    return [f for f in found if unique[str(f.resolve())] is f], errors
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (newlines, tabs, escapes) shown as escapes: one line, no forged output."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    first = {}  # the same file given twice (e.g. relative and absolute) is done once
+    for f in found:
+        first.setdefault(result_key(f), f)
+    return list(first.values()), errors
 
 
 def csv_row(p: Prediction) -> dict:
@@ -67,8 +64,9 @@ def table_line(p: Prediction) -> str:
 
 
 def result_key(path: str | Path) -> str:
-    """What identifies a file in a results file: its resolved path, however it was given."""
-    return str(Path(path).resolve())
+    """What identifies a file in a results file: its resolved path, however it was given (never raises, even
+    on a loop of links)."""
+    return os.path.realpath(path)
 
 
 class ResultFile:
@@ -79,9 +77,9 @@ class ResultFile:
         self.path = Path(path)
         self.kind = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(self.path.suffix.lower())
         if self.kind is None:
-            raise ParameterError(f"--out {path}: use a .jsonl or .csv file name")
+            raise ParameterError(f"--out {printable(str(path))}: use a .jsonl or .csv file name")
         if os.path.isdir(self.path):
-            raise ParameterError(f"--out {path}: is a folder; give a .jsonl or .csv file name")
+            raise ParameterError(f"--out {printable(str(path))}: is a folder; give a .jsonl or .csv file name")
         self.done: set[str] = set()
         try:
             if self.path.exists():
@@ -90,26 +88,26 @@ class ResultFile:
             new = not self.path.exists() or self.path.stat().st_size == 0
             self.file = self.path.open("a", newline="")
         except OSError as err:
-            raise ParameterError(f"--out {path}: cannot be written ({err.strerror}); choose another file") from None
+            raise ParameterError(f"--out {printable(str(path))}: cannot be written ({err.strerror}); choose another file") from None
         if new and self.kind == "csv":
             self._write(",".join(CSV_COLUMNS) + "\n")
 
     def _recover(self) -> None:
         text = self.path.read_bytes().decode("utf-8", errors="replace")
-        if text and not text.endswith("\n"):  # killed mid-line
-            text = text[: text.rfind("\n") + 1]
-            self.path.write_text(text)
+        complete = text[: text.rfind("\n") + 1]  # a last line without its newline was torn by a kill
         try:
             if self.kind == "jsonl":
-                self.done = {result_key(json.loads(line)["path"]) for line in text.splitlines() if line.strip()}
+                self.done = {result_key(json.loads(line)["path"]) for line in complete.splitlines() if line.strip()}
             else:
-                rows = csv.DictReader(io.StringIO(text))
-                if text and tuple(rows.fieldnames or ()) != CSV_COLUMNS:
+                rows = csv.DictReader(io.StringIO(complete))
+                if complete and tuple(rows.fieldnames or ()) != CSV_COLUMNS:
                     raise ValueError("other columns")
                 self.done = {result_key(row["path"]) for row in rows}
         except (ValueError, KeyError, TypeError) as err:
-            raise ParameterError(f"--out {self.path}: holds lines that are not instrid results ({type(err).__name__}: "
+            raise ParameterError(f"--out {printable(str(self.path))}: holds lines that are not instrid results ({type(err).__name__}: "
                                  f"{printable(str(err))[:80]}); give a new file name or delete it") from None  # fmt: skip
+        if complete != text:  # only now that the file is known to be ours
+            self.path.write_text(complete)
 
     def _write(self, text: str) -> None:
         self.file.write(text)
