@@ -28,6 +28,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 MIN_SAMPLE_RATE = 2_000  # Hz: nothing below is a music recording (a 1 Hz header would be a resampling bomb)
 MAX_SAMPLE_RATE = 768_000  # Hz: the highest rate audio interfaces record at
 MAX_CHANNELS = 2
+HEADER_SHARE = 0.97  # decoding less than this share of the header's length is "truncated" (MP3 headers estimate)
 DECODE_FRAMES = 2**18  # frames decoded at once (5.5 s at 48 kHz): what bounds decoding memory
 
 # HSSANet band-pass defaults: below 40 Hz there is no fundamental of any IRMAS instrument (the lowest,
@@ -162,7 +163,7 @@ def stream_audio(
                          f"re-encode it as WAV or FLAC; readable: {', '.join(AUDIO_EXTENSIONS)}") from None  # fmt: skip
     if decoded == 0:
         raise AudioError(name, "contains no samples", "the file is empty: re-export it")
-    if truncated_wav or decoded < info.frames:
+    if truncated_wav or decoded < HEADER_SHARE * info.frames:
         warnings.warn(f"{printable(name)}: the file ends before its header says (truncated?); the {decoded / info.sample_rate:.1f} s "
                       "that could be decoded are used", TruncatedAudioWarning, stacklevel=2)  # fmt: skip
     if not audible:
