@@ -16,8 +16,8 @@ import time
 
 import torch
 
-from instrid.inference import autocast, resolve_precision, to_device
 from instrid.models import MODELS, count_parameters, create_model
+from instrid.scorer import autocast, resolve_precision, to_device
 
 
 def throughput(step, batch: int, seconds: float) -> float:

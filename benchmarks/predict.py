@@ -22,14 +22,10 @@ import soundfile
 
 from instrid import audio, features
 from instrid.data import load_dataset, render_dataset
-from instrid.dataset import windows_at
-from instrid.features import input_windows
-from instrid.inference import window_probabilities
-from instrid.metrics import excerpt_scores
 from instrid.predict import Recognizer
+from instrid.windows import evaluation_hop, excerpt_scores, input_windows, windows_at
 
 FILE_SR = 48_000
-WINDOW_BATCH = 64  # windows per forward pass
 
 
 def make_recording(data: Path, minutes: float, out: Path) -> Path:
@@ -74,15 +70,15 @@ def main() -> None:
         track = features.pitch_track(y, spec)
         arrays.update(f0=track.f0, voiced_prob=track.voiced_prob)
         times["pYIN"] = time.perf_counter() - t
-        starts = input_windows(arrays["mel"].shape[1], size=recognizer.entry.window, hop=recognizer.entry.window // 2)
+        starts = input_windows(arrays["mel"].shape[1], size=recognizer.entry.window, hop=evaluation_hop(recognizer.entry))
         times["windows + mask"], times["network"], probs = 0.0, 0.0, []
-        for i in range(0, len(starts), WINDOW_BATCH):
+        batch = recognizer.scorer.batch_size
+        for i in range(0, len(starts), batch):
             t = time.perf_counter()
-            inputs = windows_at(arrays, recognizer.entry, starts[i : i + WINDOW_BATCH])
+            inputs = windows_at(arrays, recognizer.entry, starts[i : i + batch])
             times["windows + mask"] += time.perf_counter() - t
             t = time.perf_counter()
-            probs.append(window_probabilities(recognizer.model, recognizer.entry, inputs, recognizer.run["normalization"],
-                                              len(recognizer.labels), precision=recognizer.precision))  # fmt: skip
+            probs.append(recognizer.scorer.probabilities(inputs))
             times["network"] += time.perf_counter() - t
         t = time.perf_counter()
         p = recognizer.predict(path, timeline=True)
@@ -92,7 +88,7 @@ def main() -> None:
         times["aggregation"] = time.perf_counter() - t
     duration = len(y) / recognizer.sample_rate
     staged = sum(times.values())
-    print(f"{recognizer.entry.name} ({recognizer.precision}) on {duration:.0f} s of stereo 48 kHz FLAC, {os.cpu_count()} cores, "
+    print(f"{recognizer.entry.name} ({recognizer.scorer.precision}) on {duration:.0f} s of stereo 48 kHz FLAC, {os.cpu_count()} cores, "
           f"{len(starts)} windows")  # fmt: skip
     for stage, seconds in times.items():
         print(f"  {stage:<15}{seconds:8.3f} s {seconds / staged:6.1%}")

@@ -5,15 +5,16 @@ from conftest import SR, tone
 
 from instrid import features
 from instrid.errors import ParameterError
+from instrid.windows import input_windows
 
 
 def test_mel_shape_and_frame_grid():
     mel = features.log_mel(tone(440, seconds=3.0))
     assert mel.shape == (128, 301) and mel.dtype == np.float32  # 1 + 3 s / 10 ms
     assert features.INPUT_FRAMES == 100
-    assert list(features.input_windows(mel.shape[1])) == [0, 100, 200]  # a 3 s clip gives three 1 s inputs
-    assert list(features.input_windows(mel.shape[1], hop=50)) == [0, 50, 100, 150, 200]
-    assert list(features.input_windows(40)) == [0]  # shorter than one input: one, padded later
+    assert list(input_windows(mel.shape[1])) == [0, 100, 200]  # a 3 s clip gives three 1 s inputs
+    assert list(input_windows(mel.shape[1], hop=50)) == [0, 50, 100, 150, 200]
+    assert list(input_windows(40)) == [0]  # shorter than one input: one, padded later
     for n in (44_100, 44_100 + 440, 12_345):  # mel and pitch frames share one grid: 1 + n // hop
         assert features.log_mel(tone(440, n / SR)).shape[1] == len(features.pitch_track(tone(440, n / SR)).f0) == 1 + n // 441
 

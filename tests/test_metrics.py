@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from instrid.metrics import choose_threshold, excerpt_scores, multilabel_report, single_label_report, table3
+from instrid.metrics import choose_threshold, multilabel_report, single_label_report, table3
+from instrid.windows import excerpt_scores
 
 
 def test_single_label_metrics_match_a_hand_computed_case():

@@ -10,10 +10,10 @@ import soundfile
 from conftest import tone
 
 from instrid.cli import main
-from instrid.features import input_windows
 from instrid.labels import IRMAS_CLASSES
 from instrid.predict import Recognizer
 from instrid.tagging import ResultFile
+from instrid.windows import input_windows
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +131,7 @@ def test_memory_does_not_grow_with_the_length_of_the_file(recognizer, write_audi
 def test_blocks_give_the_whole_file_features(tiny_dataset, frontend):
     """Streamed extraction (here 10 s blocks with 2 s of context) equals extracting the whole recording at once."""
     from instrid.audio import load_audio
-    from instrid.features import WAVENET_WAVE
-    from instrid.store import FeatureConfig, extract_audio, extract_stream
+    from instrid.features import WAVENET_WAVE, FeatureConfig, extract_audio, extract_stream
 
     _, clips = tiny_dataset
     config = {"mel+pitch": FeatureConfig(), "wave": FeatureConfig(WAVENET_WAVE, pitch=False)}[frontend]
@@ -210,3 +209,24 @@ def test_the_same_file_given_twice_is_done_once(tiny_run, write_audio, tmp_path,
     assert main(["predict", "music", str(tmp_path / "music"), "--run", str(tiny_run), "--out", str(out)]) == 0
     assert main(["predict", str(tmp_path / "music" / "a.wav"), "--run", str(tiny_run), "--out", str(out)]) == 0
     assert len(out.read_text().splitlines()) == 1
+
+
+def test_predict_and_evaluate_score_the_same_windows_identically(recognizer, tiny_dataset, tmp_path):
+    """The one scorer: `evaluate`'s windows (from the feature cache) and `predict`'s (streamed from the file)
+    get identical probabilities, with the same precision, normalisation and batching."""
+    from instrid.scorer import load_scorer
+    from instrid.store import ensure_features
+    from instrid.windows import evaluation_hop, load_windows
+
+    _, clips = tiny_dataset
+    excerpts = [c for c in clips if c.task == "mix-long" and c.split == "test"]
+    scorer, _ = load_scorer(recognizer.run_dir, device="cpu")
+    assert scorer.precision == recognizer.scorer.precision
+    packed = ensure_features(excerpts, scorer.entry, tmp_path / "cache", progress=False)
+    inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], scorer.entry, hop=evaluation_hop(scorer.entry))
+    evaluated = scorer.probabilities(inputs)
+    for i, clip in enumerate(excerpts):
+        timeline = recognizer.predict(clip.path, timeline=True).timeline
+        audible = ~timeline.silent
+        assert audible.sum() > 10
+        np.testing.assert_array_equal(timeline.probabilities[audible], evaluated[clip_index == i][audible])

@@ -6,7 +6,8 @@ from conftest import tone
 
 from instrid import features
 from instrid.errors import DataError
-from instrid.store import FeatureConfig, FeatureStore
+from instrid.features import FeatureConfig
+from instrid.store import FeatureStore
 
 
 @pytest.fixture
@@ -50,8 +51,8 @@ def test_resume_skips_done_clips_and_key_follows_parameters(tmp_path, clips):
 
 
 def test_clean_mask_is_derived_from_the_stored_track_when_windows_are_cut():
-    from instrid.dataset import clip_windows
     from instrid.models import get_entry
+    from instrid.windows import clip_windows
 
     noisy, clean = get_entry("cross_attention"), get_entry("cross_attention_clean")
     assert noisy.features.key == clean.features.key  # one feature store serves both

@@ -26,9 +26,9 @@ from safetensors.torch import load_file, save
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from .errors import CheckpointError, InstridError
+from .features import FeatureConfig
 from .fileio import atomic_write
 from .models import ModelEntry, get_entry
-from .store import FeatureConfig
 
 RUN_FILE = "run.json"
 BEST_WEIGHTS = "model.safetensors"
@@ -124,9 +124,7 @@ def validate_run(run: dict, run_dir: Path) -> tuple[ModelEntry, Any]:
     if config.n_classes != len(labels):
         raise CheckpointError(f"{where}: {len(labels)} labels for a model with {config.n_classes} outputs; the run folder is damaged")
     if entry.kind == "torch":
-        from .inference import NOT_NORMALISED
-
-        expected = {name for name in entry.inputs if name not in NOT_NORMALISED}
+        expected = set(entry.normalised_inputs)
         if set(spec["normalization"]) != expected:
             raise CheckpointError(f"{where}: normalization: has {sorted(spec['normalization'])}, {entry.name} needs {sorted(expected)}")
         flat = [name for name, (_, std) in spec["normalization"].items() if std <= 0]

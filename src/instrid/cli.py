@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("models", help="list the registered models with their parameter counts")
     p.set_defaults(handler=_models)
 
-    from .inference import PRECISIONS
+    from .scorer import PRECISIONS
     from .train import OPTIMIZERS, TrainConfig
 
     d = TrainConfig()

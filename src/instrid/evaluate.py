@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .checkpoint import load_model
 from .data import load_dataset
-from .dataset import ensure_features, excerpt_clips, load_windows, task_clips, tasks_of
+from .dataset import excerpt_clips, task_clips, tasks_of
 from .errors import DataError
-from .inference import mean_by_clip, resolve_device, window_probabilities
-from .metrics import excerpt_scores, multilabel_report, single_label_report
+from .metrics import multilabel_report, single_label_report
+from .scorer import Scorer, SklearnScorer, load_scorer
+from .store import PackedFeatures, ensure_features
+from .windows import evaluation_hop, excerpt_scores, load_windows, mean_by_clip
 
 
 def evaluate(
@@ -34,11 +34,8 @@ def evaluate(
     With ``restrict``, single-label predictions are the best of the classes that occur in the split (for
     evaluation sets that cover only some classes, such as real-notes).
     """
-    entry, model, run = load_model(run_dir)
-    dev = resolve_device(device)
-    if entry.kind == "torch":
-        model = model.to(dev)
-    classes, stats, task = tuple(run["labels"]), run["normalization"], run["task"]
+    scorer, run = load_scorer(run_dir, device=device)
+    entry, classes, task = scorer.entry, tuple(run["labels"]), run["task"]
     clips = load_dataset(data_dir)
     single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]
     excerpts = excerpt_clips(clips, split) if "mix" in tasks_of(task) else []
@@ -50,9 +47,8 @@ def evaluate(
     single, excerpts = [c for c in single if c.clip_id in packed], [c for c in excerpts if c.clip_id in packed]
     result = {"run": str(run_dir), "model": entry.name, "data": str(data_dir), "split": split, "task": task, "restricted": restrict}
     if single:
-        inputs, clip_index = load_windows(packed, [c.clip_id for c in single], entry, hop=entry.window // 2)
-        probs = window_probabilities(model, entry, inputs, stats, len(classes), device=dev)
-        clip_probs = mean_by_clip(probs, clip_index, len(single))
+        inputs, clip_index = load_windows(packed, [c.clip_id for c in single], entry, hop=evaluation_hop(entry))
+        clip_probs = mean_by_clip(scorer.probabilities(inputs), clip_index, len(single))
         truth = [classes.index(c.labels[0]) for c in single]
         if restrict:
             absent = np.setdiff1d(np.arange(len(classes)), truth)
@@ -60,17 +56,17 @@ def evaluate(
         predicted = clip_probs.argmax(axis=1)
         result["single_label"] = single_label_report(truth, predicted, classes)
     if excerpts:
-        scores, targets = excerpt_matrix(model, entry, packed, excerpts, classes, stats, dev)
+        scores, targets = excerpt_matrix(scorer, packed, excerpts, classes)
         theta = run["threshold"]["value"]
         result["multi_label"] = {"threshold": run["threshold"], **multilabel_report(targets, scores >= theta, classes)}
     return result
 
 
-def excerpt_matrix(model, entry, packed, excerpts, classes, stats, device=torch.device("cpu")):
+def excerpt_matrix(scorer: Scorer | SklearnScorer, packed: PackedFeatures, excerpts, classes) -> tuple[np.ndarray, np.ndarray]:
     """Han's protocol on excerpts: windows with 50 % hop, class-wise mean divided by its maximum.
     Returns ``scores`` (N, C) in [0, 1] and ``targets`` (N, C) of 0/1."""
-    inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], entry, hop=entry.window // 2)
-    probs = window_probabilities(model, entry, inputs, stats, len(classes), device=device)
+    inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], scorer.entry, hop=evaluation_hop(scorer.entry))
+    probs = scorer.probabilities(inputs)
     scores = np.array([excerpt_scores(probs[clip_index == i]) for i in range(len(excerpts))]).reshape(-1, len(classes))
     targets = np.array([[label in c.labels for label in classes] for c in excerpts], dtype=int)
     return scores, targets

@@ -15,12 +15,18 @@ feature store and the models treat them alike.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import librosa
 import numpy as np
 import scipy.ndimage
 
+from . import audio
 from .errors import ParameterError
 from .pitch import pyin
 
@@ -298,13 +304,130 @@ def noisy_mask(mask: np.ndarray, *, std: float, rng: np.random.Generator) -> np.
     return (mask + rng.normal(0.0, std, size=mask.shape)).astype(np.float32)
 
 
-def input_windows(n_frames: int, *, size: int = INPUT_FRAMES, hop: int = INPUT_FRAMES) -> np.ndarray:
-    """Start frames of the model inputs cut from a clip of ``n_frames`` frames.
+MASKS = ("pyin", "clean")
+STORE_VERSION = 2  # bump when the extraction code changes its output
+FrontEnd = MelSpec | WaveSpec | DescriptorSpec
 
-    Windows of ``size`` frames every ``hop`` frames that fit entirely inside the clip; a clip shorter than
-    one window gives one window at 0 (the caller pads it). Training uses hop = size (3 s -> 3 inputs);
-    the IRMAS evaluation protocol uses hop = size // 2.
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    frontend: FrontEnd = CROSS_ATTENTION_MEL
+    pitch: bool = True  # compute the pYIN track (needed for the mask)
+    preprocess: bool = False  # HSSANet step 2: band-pass 40 Hz-10 kHz and peak normalisation before the front end
+    mask: str = "pyin"  # the pitch mask from the raw pYIN track, or "clean" (``clean_f0``; Table 5)
+
+    def __post_init__(self):
+        if self.mask not in MASKS:
+            raise ParameterError(f"unknown pitch mask {self.mask!r}; choose one of: {', '.join(MASKS)}")
+
+    def to_dict(self) -> dict:
+        return {"frontend": {"type": type(self.frontend).__name__, **dataclasses.asdict(self.frontend)},
+                "pitch": self.pitch, "preprocess": self.preprocess, "mask": self.mask}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FeatureConfig:
+        kinds = {k.__name__: k for k in FrontEnd.__args__}
+        params = dict(d["frontend"])
+        frontend = kinds[params.pop("type")](**params)
+        return cls(frontend, d["pitch"], d["preprocess"], d.get("mask", "pyin"))
+
+    def stored(self) -> dict:
+        """``to_dict`` without the mask, which is derived when windows are cut, not stored."""
+        return {k: v for k, v in self.to_dict().items() if k != "mask"}
+
+    @property
+    def key(self) -> str:
+        """The store folder's name: what is extracted (the mask is derived when windows are cut, so not in it)."""
+        text = json.dumps({"version": STORE_VERSION, **self.stored()}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def mask_track(arrays: dict[str, np.ndarray], config: FeatureConfig) -> dict[str, np.ndarray]:
+    """A clip's arrays with ``f0`` replaced by the track its mask is drawn from: the raw pYIN f0, or with
+    ``config.mask == "clean"`` the repaired ``clean_f0`` (computed over the arrays given: a whole clip,
+    or a block of a long recording with its context)."""
+    if not config.pitch or config.mask == "pyin":
+        return arrays
+    return {**arrays, "f0": clean_f0(arrays["f0"], arrays["voiced_prob"], config.frontend)}
+
+
+def extract_clip(path: str | Path, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """Features of one audio file: the front end's frames (dim, T), and with pitch ``f0`` and
+    ``voiced_prob`` (T,), all float32."""
+    spec = config.frontend
+    return extract_audio(audio.load_audio(path, sr=spec.sample_rate, min_samples=spec.min_samples), config)
+
+
+def extract_audio(y: np.ndarray, config: FeatureConfig) -> dict[str, np.ndarray]:
+    """``extract_clip`` of mono audio already at ``config.frontend.sample_rate``."""
+    spec = config.frontend
+    if config.preprocess:
+        y = audio.normalize(audio.bandpass(y, sr=spec.sample_rate))
+    out = {spec.field: spec.frames(y)}
+    if config.pitch:
+        track = pitch_track(y, spec)
+        out["f0"] = track.f0  # NaN where unvoiced
+        out["voiced_prob"] = track.voiced_prob
+    return out
+
+
+BLOCK_SECONDS = 30.0  # audio analysed at once by ``extract_stream``: what bounds memory on long recordings
+CONTEXT_SECONDS = 2.0  # audio either side of a block, so that its frames match the whole file's (see below)
+
+
+def extract_stream(
+    chunks: Iterable[np.ndarray],
+    config: FeatureConfig,
+    *,
+    block_seconds: float = BLOCK_SECONDS,
+    context_seconds: float = CONTEXT_SECONDS,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Features of a recording of any length, in bounded memory: ``extract_audio`` block by block.
+
+    ``chunks`` is mono audio at ``config.frontend.sample_rate`` in pieces of any size (``audio.stream_audio``).
+    Yields, for consecutive runs of about ``block_seconds`` of frames, the arrays ``extract_audio`` gives —
+    already through ``mask_track`` — plus ``rms`` (T,), the RMS level of the samples of each frame's hop,
+    and ``envelope`` (2, T), their min and max. Joined along time they have the whole file's frame count.
+
+    Each block is extracted with ``context_seconds`` of audio either side, then cut back to its own frames.
+    That makes the log-mel frames exactly the whole file's (the context exceeds half an FFT) and the
+    frame-wise pYIN probabilities too; the Viterbi path, decided per block, equals the whole file's wherever
+    the paths have merged within the context. Steps that look at the whole recording — HSSANet's peak
+    normalisation, the descriptors' dB range and chroma tuning — become per block on files longer than one.
     """
-    if size <= 0 or hop <= 0:
-        raise ParameterError(f"window size and hop must be > 0, got size={size}, hop={hop}")
-    return np.arange(0, max(n_frames - size, 0) + 1, hop)
+    spec = config.frontend
+    hop = spec.hop_length
+    block = max(1, round(block_seconds * spec.frames_per_second))  # frames per block
+    context = -(-round(context_seconds * spec.sample_rate) // hop) * hop  # samples, a whole number of hops
+    buffer, buffer_start = np.zeros(0, np.float32), 0  # audio from sample ``buffer_start`` on
+    total, frame = 0, 0  # samples read so far; the next frame to yield
+
+    def cut(start: int, stop: int) -> dict[str, np.ndarray]:
+        """Frames [start, stop) from the audio around them (what the buffer holds of it)."""
+        first = max(0, start * hop - context)  # a multiple of hop: frame j of y is frame first // hop + j
+        y = buffer[first - buffer_start : stop * hop + context - buffer_start]
+        arrays = mask_track(extract_audio(y, config), config)
+        keep = slice(start - first // hop, stop - first // hop)
+        out = {k: v[..., keep] for k, v in arrays.items()}  # (dim, T) frames and (T,) tracks alike
+        core = np.zeros((stop - start) * hop, np.float32)  # each frame's hop of samples, zero past the end
+        own = buffer[start * hop - buffer_start : stop * hop - buffer_start]
+        core[: len(own)] = own
+        hops = core.reshape(stop - start, hop)
+        out["rms"] = np.sqrt(np.mean(np.square(hops), axis=1))
+        out["envelope"] = np.stack([hops.min(axis=1), hops.max(axis=1)])
+        return out
+
+    for chunk in chunks:
+        buffer = np.concatenate([buffer, chunk])
+        total += len(chunk)
+        while (frame + block) * hop + context <= total:  # the block and its right context have been read
+            yield cut(frame, frame + block)
+            frame += block
+            drop = frame * hop - context - buffer_start
+            if drop > 0:
+                buffer, buffer_start = buffer[drop:], buffer_start + drop
+    n_frames = spec.n_frames(total)
+    while frame < n_frames:
+        stop = min(frame + block, n_frames)
+        yield cut(frame, stop)
+        frame = stop

@@ -46,13 +46,6 @@ def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[s
     return report
 
 
-def excerpt_scores(window_probs: np.ndarray) -> np.ndarray:
-    """Han's aggregation: the class-wise mean of an excerpt's window probabilities (W, C), divided by its
-    maximum, so the top class scores 1. Returns (C,)."""
-    mean = window_probs.mean(axis=0)
-    return mean / mean.max() if mean.max() > 0 else mean
-
-
 def choose_threshold(scores: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
     """The theta in ``THRESHOLDS`` with the best micro F1 of ``scores >= theta`` against ``targets`` (N, C);
     ties go to the smallest theta. Returns (theta, that micro F1). Call it on validation excerpts only."""

@@ -6,7 +6,7 @@ windows divided by its maximum — and the instruments whose score reaches the r
 best first. Windows quieter than ``SILENCE_DBFS`` are silence: they get no instrument and take no part in
 the scores, and a recording that is silence throughout is reported as such, with no instrument.
 
-The file is decoded, resampled, analysed and scored block by block (``store.extract_stream``), so memory
+The file is decoded, resampled, analysed and scored block by block (``features.extract_stream``), so memory
 does not grow with its length; pYIN tracks across block edges thanks to the context each block carries.
 """
 
@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from . import audio
-from .checkpoint import load_model
-from .dataset import windows_at
 from .errors import CheckpointError
-from .inference import resolve_device, resolve_precision, window_probabilities
-from .metrics import excerpt_scores, full_name
-from .store import extract_stream
+from .features import extract_stream
+from .metrics import full_name
+from .scorer import load_scorer
+from .windows import evaluation_hop, excerpt_scores, windows_at
 
 SHIPPED_RUN = Path(__file__).parent / "shipped"  # the model inside the package: run.json + model.safetensors
 SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which a window is silence: room tone, dither, fades
@@ -56,7 +54,7 @@ class Prediction:
     threshold: float
     silence: bool = False  # every window is quieter than SILENCE_DBFS: no instrument is reported
     timeline: Timeline | None = None
-    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of store.extract_stream, joined
+    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of features.extract_stream, joined
 
     def to_dict(self) -> dict:
         out = {
@@ -83,11 +81,8 @@ class Recognizer:
     """A trained run ready to tag recordings. ``Recognizer.load()`` takes the model shipped in the package."""
 
     def __init__(self, run_dir: str | Path, *, device: str = "auto"):
-        self.entry, self.model, self.run = load_model(run_dir)
-        self.device = resolve_device(device)
-        self.precision = resolve_precision("auto", self.device)
-        if self.entry.kind == "torch":
-            self.model = self.model.to(self.device).to(memory_format=torch.channels_last)
+        self.scorer, self.run = load_scorer(run_dir, device=device)
+        self.entry, self.model = self.scorer.entry, self.scorer.model
         self.labels = tuple(self.run["labels"])
         self.threshold = float(self.run["threshold"]["value"])
         self.run_dir = Path(run_dir)
@@ -129,7 +124,7 @@ class Recognizer:
     def _recognise(
         self, chunks: Iterable[np.ndarray], *, path: str, threshold: float | None, timeline: bool, keep_features: bool
     ) -> Prediction:
-        window, hop = self.entry.window, self.entry.window // 2
+        window, hop = self.entry.window, evaluation_hop(self.entry)
         n_samples = 0
 
         def counted(chunks):
@@ -175,10 +170,6 @@ class Recognizer:
 
     def _score(self, frames: dict[str, np.ndarray], starts: np.ndarray, probs: list, silent: list) -> None:
         """Append the class probabilities (W, C) and silence (W,) of the windows at ``starts`` (frames of ``frames``)."""
-        inputs = windows_at(frames, self.entry, starts)
-        probs.append(window_probabilities(
-            self.model, self.entry, inputs, self.run["normalization"], len(self.labels),
-            device=self.device, precision=self.precision,
-        ))  # fmt: skip
+        probs.append(self.scorer.probabilities(windows_at(frames, self.entry, starts)))
         levels = [np.sqrt(np.mean(np.square(frames["rms"][s : s + self.entry.window]))) for s in starts]  # RMS per window
         silent.append(20 * np.log10(np.maximum(levels, 1e-12)) < SILENCE_DBFS)

@@ -12,6 +12,7 @@ from . import features
 from .data import Clip
 from .labels import IRMAS_CLASSES
 from .store import PackedFeatures
+from .windows import input_windows
 
 SPLITS = ("train", "validation", "test", "test-unseen")
 SHORT = {"train": "train", "validation": "val", "test": "test", "test-unseen": "unseen"}
@@ -46,7 +47,7 @@ def summary_table(clips: list[Clip], packed: PackedFeatures) -> str:
     spec = packed.config.frontend
     lengths = [packed.n_frames(cid) for cid in packed.clip_ids]
     n_frames = sum(lengths)
-    n_inputs = sum(len(features.input_windows(n)) for n in lengths)
+    n_inputs = sum(len(input_windows(n)) for n in lengths)
     rows = f"{spec.dim} mel bands" if spec.field == "mel" else f"{spec.dim} {spec.field} values"
     line = f"features: {len(packed)} clips, {n_frames} frames of {rows} at {spec.frames_per_second:.0f} frames/s"
     if packed.f0 is not None:

@@ -28,24 +28,26 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .data import load_dataset
-from .dataset import class_list, ensure_features, excerpt_clips, load_windows, tasks_of, train_validation
+from .dataset import class_list, excerpt_clips, tasks_of, train_validation
 from .errors import CheckpointError, DataError, ParameterError
 from .evaluate import excerpt_matrix
 from .fileio import atomic_write
-from .inference import (
+from .metrics import choose_threshold, multilabel_report, single_label_report
+from .models import ModelEntry, count_parameters, get_entry
+from .models.classical import window_statistics
+from .scorer import (
     PRECISIONS,
+    Scorer,
+    SklearnScorer,
     autocast,
     input_statistics,
-    mean_by_clip,
     normalise,
     resolve_device,
     resolve_precision,
     to_device,
-    window_probabilities,
 )
-from .metrics import choose_threshold, multilabel_report, single_label_report
-from .models import ModelEntry, count_parameters, get_entry
-from .models.classical import window_statistics
+from .store import ensure_features
+from .windows import evaluation_hop, load_windows, mean_by_clip
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "radam", "lookahead", "ranger")
 DEFAULT_THRESHOLD = 0.5  # Han et al.'s theta, used when a dataset has no multi-label validation excerpts
@@ -190,8 +192,8 @@ def train(
         raise DataError(f"{data_dir}: no readable training or validation clips for task {task!r} (see the lines above)")
 
     train_split = make_split(packed, train_clips, entry, classes, hop=entry.window)
-    val_split = make_split(packed, val_clips, entry, classes, hop=entry.window // 2)
-    stats = input_statistics(train_split.inputs)
+    val_split = make_split(packed, val_clips, entry, classes, hop=evaluation_hop(entry))
+    stats = input_statistics(train_split.inputs, entry)
     model_config = entry.make_config(**{**config.model_config, "n_classes": len(classes)})
     run = previous or {
         "model": entry.name,
@@ -217,7 +219,7 @@ def train(
     if entry.kind == "sklearn":
         model = entry.build(model_config).fit(window_statistics(train_split.inputs["descriptors"]), train_split.labels)
         run["parameters"] = None
-        probs = window_probabilities(model, entry, val_split.inputs, stats, len(classes))
+        probs = SklearnScorer(model, entry, len(classes)).probabilities(val_split.inputs)
         run["history"] = [{"epoch": 1, **clip_metrics(probs, val_split, classes)}]
         run["best_epoch"] = 1
         if dd.main:
@@ -238,7 +240,9 @@ def train(
         model = net.eval()
 
     if dd.main:
-        run["threshold"] = _choose_threshold(model, entry, packed, val_excerpts, classes, stats, device)
+        scorer = SklearnScorer(model, entry, len(classes)) if entry.kind == "sklearn" else Scorer(
+            model, entry, stats, len(classes), device=device, precision=precision)  # fmt: skip
+        run["threshold"] = _choose_threshold(scorer, packed, val_excerpts, classes)
         best = next(h for h in run["history"] if h["epoch"] == run["best_epoch"])
         run["validation"] = {k: v for k, v in best.items() if k.startswith("val_")}
         run["status"] = "done"
@@ -285,8 +289,7 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
         train_loss = dd.mean(total / max(seen, 1))
         row = None
         if dd.main:
-            net.eval()
-            probs = window_probabilities(net, entry, val_split.inputs, stats, len(classes), device=device, precision=run["precision"])
+            probs = Scorer(net, entry, stats, len(classes), device=device, precision=run["precision"]).probabilities(val_split.inputs)
             row = {"epoch": epoch, "train_loss": train_loss, **clip_metrics(probs, val_split, classes),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}  # fmt: skip
             run["history"].append(row)
@@ -340,11 +343,11 @@ def _tensorboard(out_dir: Path, row: dict) -> None:
                 writer.add_scalar(key, value, row["epoch"])
 
 
-def _choose_threshold(model, entry, packed, excerpts, classes, stats, device) -> dict:
+def _choose_threshold(scorer: Scorer | SklearnScorer, packed, excerpts, classes) -> dict:
     """theta for the multi-label protocol, chosen on the validation excerpts (never on test)."""
     if not excerpts:
         return {"value": DEFAULT_THRESHOLD, "chosen_on": "default: no multi-label validation excerpts"}
-    scores, targets = excerpt_matrix(model, entry, packed, excerpts, classes, stats, device)
+    scores, targets = excerpt_matrix(scorer, packed, excerpts, classes)
     theta, f1 = choose_threshold(scores, targets)
     report = multilabel_report(targets, scores >= theta, classes)
     return {"value": theta, "chosen_on": f"validation excerpts ({len(excerpts)})", "micro_f1": f1, "macro_f1": report["macro"]["f1"]}

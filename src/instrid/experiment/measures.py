@@ -11,20 +11,21 @@ import torch
 
 from .. import audio
 from ..augment import add_noise
-from ..checkpoint import load_model, load_weights
+from ..checkpoint import load_weights
 from ..data import Clip
-from ..dataset import clip_windows, ensure_features, load_windows, stack_windows
-from ..inference import mean_by_clip, normalise, to_device, window_probabilities
-from ..store import extract_audio, extract_clip
+from ..features import extract_audio, extract_clip
+from ..scorer import load_scorer, normalise, to_device
+from ..store import ensure_features
 from ..train import snapshot_file
+from ..windows import clip_windows, evaluation_hop, load_windows, mean_by_clip, stack_windows
 
 
 def noise_accuracy(run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], *, seed: int = 0) -> dict[str, float]:
     """Single-label accuracy on ``clips`` with white Gaussian noise added to the audio at each SNR (dB), before
     the model's front end (and HSSANet's band-pass). The noise of clip i at SNR s is seeded by (seed, s, i),
     so every model hears the same noisy clips. Returns {"30": accuracy, ...}."""
-    entry, model, run = load_model(run_dir)
-    classes, stats = run["labels"], run["normalization"]
+    scorer, run = load_scorer(run_dir)
+    entry, classes = scorer.entry, run["labels"]
     spec = entry.features.frontend
     signals = [audio.load_audio(c.path, sr=spec.sample_rate, min_samples=spec.min_samples) for c in clips]
     truth = np.array([classes.index(c.labels[0]) for c in clips])
@@ -34,39 +35,39 @@ def noise_accuracy(run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], 
         for i, y in enumerate(signals):
             rng = np.random.default_rng([seed, int(round(snr * 10)) + 1000, i])
             arrays = extract_audio(add_noise(y, snr_db=snr, rng=rng), entry.features)
-            per_clip.append(clip_windows(arrays, entry, hop=entry.window // 2))
+            per_clip.append(clip_windows(arrays, entry, hop=evaluation_hop(entry)))
         inputs, clip_index = stack_windows(per_clip, entry)
-        probs = mean_by_clip(window_probabilities(model, entry, inputs, stats, len(classes)), clip_index, len(clips))
+        probs = mean_by_clip(scorer.probabilities(inputs), clip_index, len(clips))
         out[f"{snr:g}"] = float(np.mean(probs.argmax(axis=1) == truth))
     return out
 
 
-def inference_time(run_dir: Path, clips: list[Clip], cache: Path, *, repeats: int, batch_size: int = 64) -> dict:
-    """Inference time on this machine, fp32, one process (``torch.get_num_threads()`` threads):
+def inference_time(run_dir: Path, clips: list[Clip], cache: Path, *, repeats: int) -> dict:
+    """Inference time on this machine through the run's scorer (as `instrid predict` runs it), one process
+    (``torch.get_num_threads()`` threads):
 
-    - ``ms_per_input``: the network alone per model input (features precomputed), batches of ``batch_size``,
+    - ``ms_per_input``: the network alone per model input (features precomputed), in the scorer's batches,
       the fastest of ``repeats`` passes;
     - ``ms_per_clip``: end to end per clip, as ``evaluate`` scores it: decoding, features (pYIN included),
       the windows at a 50 % hop and the network, one clip at a time."""
-    entry, model, run = load_model(run_dir)
-    stats, n_classes = run["normalization"], len(run["labels"])
+    scorer, _ = load_scorer(run_dir)
+    entry = scorer.entry
     packed = ensure_features(clips, entry, cache, progress=False)
     clips = [c for c in clips if c.clip_id in packed]
     inputs, _ = load_windows(packed, [c.clip_id for c in clips], entry)
     n = len(inputs[entry.inputs[0]])
-    window_probabilities(model, entry, {k: v[:batch_size] for k, v in inputs.items()}, stats, n_classes)  # warm-up
+    scorer.probabilities({k: v[: scorer.batch_size] for k, v in inputs.items()})  # warm-up
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        window_probabilities(model, entry, inputs, stats, n_classes, batch_size=batch_size)
+        scorer.probabilities(inputs)
         best = min(best, time.perf_counter() - started)
     started = time.perf_counter()
     for clip in clips:
-        windows = clip_windows(extract_clip(clip.path, entry.features), entry, hop=entry.window // 2)
-        window_probabilities(model, entry, windows, stats, n_classes)
+        scorer.probabilities(clip_windows(extract_clip(clip.path, entry.features), entry, hop=evaluation_hop(entry)))
     per_clip = (time.perf_counter() - started) / max(len(clips), 1)
     return {"ms_per_input": 1000 * best / max(n, 1), "ms_per_clip": 1000 * per_clip, "inputs": n, "clips": len(clips),
-            "batch_size": batch_size, "threads": torch.get_num_threads()}  # fmt: skip
+            "batch_size": scorer.batch_size, "precision": scorer.precision, "threads": torch.get_num_threads()}  # fmt: skip
 
 
 @torch.inference_mode()
@@ -79,7 +80,8 @@ def embeddings(
     from sklearn.manifold import TSNE
     from sklearn.metrics import silhouette_score
 
-    entry, model, run = load_model(run_dir)
+    scorer, run = load_scorer(run_dir)
+    entry, model = scorer.entry, scorer.model
     packed = ensure_features(clips, entry, cache, progress=False)
     clips = [c for c in clips if c.clip_id in packed]
     inputs, clip_index = load_windows(packed, [c.clip_id for c in clips], entry)
@@ -94,7 +96,7 @@ def embeddings(
         model.load_state_dict(load_weights(path))
         model.eval()
         z = np.concatenate([
-            model.embed(**to_device({k: v[i : i + 256] for k, v in inputs.items()}, torch.device("cpu"))).float().numpy()
+            model.embed(**to_device({k: v[i : i + 256] for k, v in inputs.items()}, scorer.device)).float().cpu().numpy()
             for i in range(0, len(labels), 256)
         ])  # fmt: skip
         row = {"silhouette": float(silhouette_score(z, labels, metric="cosine")) if len(set(labels)) > 1 else 0.0}

@@ -365,7 +365,7 @@ def table6_section(results: dict) -> list[str]:
     return [
         "## Table 6: size, speed and multi-label F1",
         "",
-        "Inference time on the hardware above, fp32: the network alone per model input (1 s, features "
+        "Inference time on the hardware above, through the scorer `instrid predict` uses (bf16 where the CPU runs it natively): the network alone per model input (1 s, features "
         "precomputed, batches of 64; for the SVM and MLP their descriptor statistics and classifier), and end to end "
         "per `test` clip (decoding, features with pYIN, windows at a 50 % hop, network), one clip at a time. F1 on "
         "the `mix-long` test excerpts. The paper's rows are IRMAS test figures of *related* systems: its MTF-SVM and MTF-DNN are "

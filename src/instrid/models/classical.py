@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from .. import features
-from ..store import FeatureConfig
+from ..features import FeatureConfig
 from .registry import register
 
 FEATURES = FeatureConfig(features.DESCRIPTORS, pitch=False)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import features
-from ..store import FeatureConfig
+from ..features import FeatureConfig
 from .blocks import ConvLeakyBN
 from .registry import register
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ParameterError
-from ..store import FeatureConfig
+from ..features import FeatureConfig
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,11 @@ class ModelEntry:
     task: str  # the rendered task it is trained on by default: "mix" (IRMAS-like) or "solo" (NSynth-like)
     summary: str  # one line for `instrid models`
     kind: str = "torch"  # "torch" or "sklearn"
+
+    @property
+    def normalised_inputs(self) -> tuple[str, ...]:
+        """The inputs standardised with the training statistics: all but the binary pitch mask."""
+        return tuple(name for name in self.inputs if name != "mask")
 
     @property
     def window_seconds(self) -> float:

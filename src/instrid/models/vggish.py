@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .. import features
-from ..store import FeatureConfig
+from ..features import FeatureConfig
 from .blocks import ConvBNReLU
 from .registry import register
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .. import features
-from ..store import FeatureConfig
+from ..features import FeatureConfig
 from .hssanet import SEGMENT_SECONDS
 from .registry import register
 

@@ -1,0 +1,134 @@
+"""Scoring windows with a trained model: one ``Scorer`` (model, device, precision, input normalisation, batch
+size) used wherever instrid turns windows into class probabilities, so every figure it prints is measured
+the way users get their answers."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_model
+from .errors import ParameterError
+from .models import ModelEntry
+from .models.classical import window_statistics
+
+BATCH_SIZE = 64  # windows per forward pass
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@functools.cache
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where oneDNN runs it about 2x faster
+    (``benchmarks/models.py`` prints the ratio)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"auto" -> "bf16" where the hardware runs it natively (CUDA with bf16, AMX / AVX512-BF16 CPUs), else "fp32"."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if native_bf16_cpu() else "fp32"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, precision: str):
+    """Mixed precision for the forward pass: bf16 matrix work, fp32 weights, norms and losses."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def input_statistics(inputs: dict[str, np.ndarray], entry: ModelEntry) -> dict[str, list[float]]:
+    """Mean and standard deviation of each normalised input over the training windows (saved in the run)."""
+    return {k: [float(inputs[k].mean()), float(inputs[k].std()) or 1.0] for k in entry.normalised_inputs}
+
+
+def normalise(inputs: dict[str, np.ndarray], stats: dict[str, list[float]]) -> dict[str, np.ndarray]:
+    return {k: (v - stats[k][0]) / stats[k][1] if k in stats else v for k, v in inputs.items()}
+
+
+def to_device(inputs: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    """numpy inputs -> tensors on ``device``; 4-d (image-like) inputs in channels-last memory layout, which
+    oneDNN's CPU convolutions run faster on."""
+    out = {}
+    for k, v in inputs.items():
+        t = torch.from_numpy(np.ascontiguousarray(v)).to(device)
+        out[k] = t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+    return out
+
+
+class Scorer:
+    """A network ready to score windows the one way instrid does everywhere — predict, serve, evaluate,
+    experiment, training's validation, benchmarks: on ``device``, in ``precision`` (bf16 autocast where the
+    hardware runs it natively, see ``resolve_precision``), channels-last, inputs normalised with the run's
+    statistics, ``batch_size`` windows per forward pass."""
+
+    def __init__(
+        self, model: torch.nn.Module, entry: ModelEntry, normalization: dict, n_classes: int,
+        *, device: str | torch.device = "auto", precision: str = "auto", batch_size: int = BATCH_SIZE,
+    ):  # fmt: skip
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        if precision not in PRECISIONS:
+            raise ParameterError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        self.precision = resolve_precision(precision, self.device)
+        self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
+        self.entry, self.normalization, self.n_classes, self.batch_size = entry, normalization, n_classes, batch_size
+
+    @torch.inference_mode()
+    def probabilities(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities (N, n_classes) of N windows (``inputs`` as ``windows.windows_at`` gives them)."""
+        n = len(next(iter(inputs.values())))
+        out = []
+        for i in range(0, n, self.batch_size):
+            batch = to_device(normalise({k: v[i : i + self.batch_size] for k, v in inputs.items()}, self.normalization), self.device)
+            with autocast(self.device, self.precision):
+                logits = self.model(**batch)
+            out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
+
+
+class SklearnScorer:
+    """``Scorer``'s interface over a classical baseline: descriptor statistics of each window -> predict_proba."""
+
+    device, precision, batch_size = torch.device("cpu"), "fp32", BATCH_SIZE  # scikit-learn takes all windows at once
+
+    def __init__(self, model, entry: ModelEntry, n_classes: int):
+        self.model, self.entry, self.n_classes = model, entry, n_classes
+
+    def probabilities(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(inputs["descriptors"])
+        probs = np.zeros((n, self.n_classes), np.float32)
+        if n:
+            probs[:, self.model.classes_] = self.model.predict_proba(window_statistics(inputs["descriptors"]))
+        return probs
+
+
+def make_scorer(entry: ModelEntry, model, run: dict, *, device: str | torch.device = "auto", precision: str = "auto") -> Scorer | SklearnScorer:
+    """The scorer of a loaded run (``checkpoint.load_model``'s ``entry, model, run``)."""
+    n_classes = len(run["labels"])
+    if entry.kind == "sklearn":
+        return SklearnScorer(model, entry, n_classes)
+    return Scorer(model, entry, run["normalization"], n_classes, device=device, precision=precision)
+
+
+def load_scorer(run_dir: str | Path, *, device: str = "auto", precision: str = "auto") -> tuple[Scorer | SklearnScorer, dict]:
+    """The scorer of a run folder, and its run.json."""
+    entry, model, run = load_model(run_dir)
+    return make_scorer(entry, model, run, device=device, precision=precision), run
