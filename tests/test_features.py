@@ -1,10 +1,8 @@
 import librosa
 import numpy as np
-import pytest
 from conftest import SR, tone
 
 from instrid import features
-from instrid.errors import ParameterError
 from instrid.windows import input_windows
 
 
@@ -31,10 +29,16 @@ def test_440_hz_lights_the_mel_band_holding_440_hz():
     assert (lit.sum(axis=0) == 1).all() and (lit[band] == 1).all()
 
 
+def clean_track(track: features.PitchTrack) -> tuple[np.ndarray, np.ndarray]:
+    """The repaired f0 of a track and where it is voiced: what ``pitch_mask`` draws the clean mask from."""
+    f0 = features.clean_f0(np.where(track.voiced, track.f0, np.nan), track.voiced_prob)
+    return f0, np.isfinite(f0)
+
+
 def test_silence_gives_an_empty_mask():
     track = features.pitch_track(np.zeros(SR, np.float32))
     assert not features.pitch_mask(track.f0, track.voiced).any()
-    assert not features.clean_pitch_mask(track).any()
+    assert not features.pitch_mask(*clean_track(track)).any()
     np.testing.assert_allclose(features.log_mel(np.zeros(SR, np.float32)), -100.0)
 
 
@@ -54,22 +58,13 @@ def test_clean_mask_removes_isolated_activations_and_glitches():
     voiced[50:52] = True  # an isolated 2-frame activation
     f0[10] = 880.0  # a one-frame octave error
     track = features.PitchTrack(np.where(voiced, f0, np.nan).astype(np.float32), voiced, voiced.astype(np.float32))
-    clean = features.clean_pitch_mask(track)
+    clean = features.pitch_mask(*clean_track(track))
     band = features.mel_bin_of(np.array(440.0))
     assert clean[:, 50:52].sum() == 0  # isolated activation removed
     assert clean[band, 10] == 1 and clean[:, 10].sum() == 1  # octave glitch median-filtered away
     assert clean[:, 20:23].sum() == 0 and clean[band, 30] == 1
     raw = features.pitch_mask(track.f0, track.voiced)
     assert raw[:, 50:52].sum() == 2 and raw[band, 10] == 0
-
-
-def test_mask_noise_is_gaussian_and_reproducible():
-    mask = np.zeros((128, 100), np.float32)
-    a = features.noisy_mask(mask, std=0.1, rng=np.random.default_rng(0))
-    b = features.noisy_mask(mask, std=0.1, rng=np.random.default_rng(0))
-    assert np.array_equal(a, b) and a.std() == pytest.approx(0.1, rel=0.05)
-    with pytest.raises(ParameterError):
-        features.noisy_mask(mask, std=-1, rng=np.random.default_rng(0))
 
 
 def test_hssanet_log_mel():

@@ -64,6 +64,7 @@ def test_clean_mask_is_derived_from_the_stored_track_when_windows_are_cut():
     arrays = {"mel": np.zeros((128, 100), np.float32), "f0": f0, "voiced_prob": np.ones(100, np.float32)}
     track = features.PitchTrack(f0, np.isfinite(f0), arrays["voiced_prob"])
     clean_mask = clip_windows(arrays, clean, hop=100)["mask"][0, 0]
-    assert np.array_equal(clean_mask, features.clean_pitch_mask(track))
+    repaired = features.clean_f0(track.f0, track.voiced_prob)
+    assert np.array_equal(clean_mask, features.pitch_mask(repaired, np.isfinite(repaired)))
     assert np.array_equal(clip_windows(arrays, noisy, hop=100)["mask"][0, 0], features.pitch_mask(f0, np.isfinite(f0)))
     assert clean_mask[:, 90:92].sum() == 0 and clean_mask[:, 50].argmax() == features.mel_bin_of(np.array(440.0))

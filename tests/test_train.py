@@ -172,3 +172,19 @@ def test_run_files_follow_the_umask(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_the_trainer_adds_gaussian_noise_to_the_mask_only():
+    import numpy as np
+
+    from instrid.errors import ParameterError
+    from instrid.train import add_mask_noise
+
+    batch = {"mel": np.ones((8, 1, 128, 100), np.float32), "mask": np.zeros((8, 1, 128, 100), np.float32)}
+    a = add_mask_noise(batch, 0.1, torch.Generator().manual_seed(3))
+    b = add_mask_noise(batch, 0.1, torch.Generator().manual_seed(3))
+    assert np.array_equal(a["mask"], b["mask"]) and a["mask"].std() == pytest.approx(0.1, rel=0.02)
+    assert a["mel"] is batch["mel"] and not batch["mask"].any()  # the mel is untouched, the batch not changed in place
+    assert add_mask_noise(batch, 0.0, torch.Generator()) is batch
+    with pytest.raises(ParameterError):
+        add_mask_noise(batch, -1.0, torch.Generator())

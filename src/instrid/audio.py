@@ -12,7 +12,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -50,6 +50,37 @@ class AudioInfo:
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate
+
+
+def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]]:
+    """The given files, and the audio files under the given folders (recursively, sorted), each once.
+
+    Returns the files and ``{path: reason}`` for what cannot be searched: unreadable folders, links to
+    nothing. Given files that are missing or unreadable are returned too: the audio loader says why."""
+    found: list[Path] = []
+    errors: dict[str, str] = {}
+    for p in map(Path, paths):
+        if not os.path.isdir(p):  # unlike Path.is_dir, never raises (e.g. inside an unreadable folder)
+            found.append(p)
+            continue
+        inside = []
+        for folder, _, names in os.walk(p, onerror=lambda err: errors.setdefault(err.filename,
+                f"{printable(err.filename)}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
+            for f in (Path(folder) / name for name in names if Path(name).suffix.lower() in AUDIO_EXTENSIONS):
+                if os.path.exists(f):
+                    inside.append(f)
+                else:
+                    errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file (or a loop of links)"
+        found.extend(sorted(inside))
+    first = {}  # the same file given twice (e.g. relative and absolute) is done once
+    for f in found:
+        first.setdefault(resolved(f), f)
+    return list(first.values()), errors
+
+
+def resolved(path: str | Path) -> str:
+    """The absolute path with links resolved; never raises, even on a loop of links."""
+    return os.path.realpath(path)
 
 
 def audio_info(source: Source, *, name: str | None = None, max_seconds: float | None = None) -> AudioInfo:
@@ -230,43 +261,10 @@ def bandpass(
     return scipy.signal.sosfiltfilt(sos, y, padlen=padlen).astype(np.float32)
 
 
-def normalize(y: np.ndarray, *, method: str = "peak") -> np.ndarray:
-    """Amplitude normalisation.
+def normalize(y: np.ndarray) -> np.ndarray:
+    """Peak normalisation to max |y| = 1, centred on zero as before; silence is returned unchanged.
 
-    method : "peak" (default) scales to max |y| = 1 and keeps the signal centred on zero.
-        "minmax" is the HSSANet paper's formula (y - min) / (max - min): it maps to [0, 1], which adds a
-        DC offset of about 0.5 — a spectral spike at 0 Hz that no instrument makes — so it is offered
-        for reproduction only. Silence is returned unchanged by both.
-    """
-    if method == "peak":
-        peak = np.max(np.abs(y), initial=0.0)
-        return y / peak if peak > 0 else y.copy()
-    if method == "minmax":
-        lo, hi = np.min(y), np.max(y)
-        return (y - lo) / (hi - lo) if hi > lo else y.copy()
-    raise ParameterError(f"normalize method must be 'peak' or 'minmax', got {method!r}")
-
-
-def segment(y: np.ndarray, *, sr: int, seconds: float = 2.0, hop_seconds: float | None = None) -> np.ndarray:
-    """Cut audio into frames of ``seconds`` every ``hop_seconds`` (default: no overlap).
-
-    Policy for the end: a last partial frame is kept, zero-padded, when it holds at least half a frame
-    of new audio, otherwise dropped; audio shorter than one frame becomes one zero-padded frame.
-
-    Returns
-    -------
-    frames : np.ndarray [shape=(n_frames, round(seconds * sr)), dtype=y.dtype]
-    """
-    size = int(round(seconds * sr))
-    hop = size if hop_seconds is None else int(round(hop_seconds * sr))
-    if size <= 0 or hop <= 0:
-        raise ParameterError(f"segment seconds and hop_seconds must be > 0, got {seconds}, {hop_seconds}")
-    starts = list(range(0, max(len(y) - size, 0) + 1, hop))
-    tail = len(y) - (starts[-1] + size)  # audio after the last full frame; always < hop
-    if tail >= size / 2:
-        starts.append(starts[-1] + hop)
-    frames = np.zeros((len(starts), size), dtype=y.dtype)
-    for i, start in enumerate(starts):
-        chunk = y[start : start + size]
-        frames[i, : len(chunk)] = chunk
-    return frames
+    HSSANet's paper writes min-max scaling, (y - min) / (max - min), which maps audio to [0, 1] and so adds a
+    DC offset of about 0.5 — a spectral spike at 0 Hz that no instrument makes: peak scaling is used instead."""
+    peak = np.max(np.abs(y), initial=0.0)
+    return y / peak if peak > 0 else y.copy()

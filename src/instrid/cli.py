@@ -144,8 +144,7 @@ def _predict(args) -> None:
     predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline)
     if args.format == "json":
         for p in predictions:
-            d = p.to_dict()
-            print(json.dumps(d if args.timeline else {k: v for k, v in d.items() if k != "timeline"}))
+            print(json.dumps(p.to_dict()))
     elif args.format == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS)
         writer.writeheader()

@@ -282,12 +282,6 @@ def clean_f0(
     return out
 
 
-def clean_pitch_mask(track: PitchTrack, spec: MelSpec = CROSS_ATTENTION_MEL, **repairs) -> np.ndarray:
-    """The pitch mask of ``clean_f0`` (same ``repairs`` keywords), shape (spec.n_mels, T), float32."""
-    f0 = clean_f0(np.where(track.voiced, track.f0, np.nan), track.voiced_prob, spec, **repairs)
-    return pitch_mask(f0, np.isfinite(f0), spec)
-
-
 def masked_spectrogram(mel_db: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The paper's predominant spectrogram: ``mel_db * mask``, element-wise in the dB domain.
 
@@ -295,13 +289,6 @@ def masked_spectrogram(mel_db: np.ndarray, mask: np.ndarray) -> np.ndarray:
     dB values of the masked-in cells; the network learns with that convention.
     """
     return mel_db * mask
-
-
-def noisy_mask(mask: np.ndarray, *, std: float, rng: np.random.Generator) -> np.ndarray:
-    """Training-time augmentation: the mask plus Gaussian noise N(0, std^2), float32, same shape."""
-    if std < 0:
-        raise ParameterError(f"mask noise std must be >= 0, got {std}")
-    return (mask + rng.normal(0.0, std, size=mask.shape)).astype(np.float32)
 
 
 MASKS = ("pyin", "clean")

@@ -21,13 +21,25 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @functools.cache
+def cpu_info() -> dict[str, str]:
+    """The first processor's fields in /proc/cpuinfo ("model name", "flags", ...); empty where there is none."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields = {}
+    for line in text.splitlines():
+        if not line.strip():  # the end of the first processor
+            break
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
 def native_bf16_cpu() -> bool:
     """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), where oneDNN runs it about 2x faster
     (``benchmarks/models.py`` prints the ratio)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = cpu_info().get("flags", "").split()
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 

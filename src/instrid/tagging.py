@@ -12,39 +12,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .audio import AUDIO_EXTENSIONS
+from .audio import AUDIO_EXTENSIONS, audio_files, resolved
 from .errors import InstridError, ParameterError, printable
 from .predict import Prediction, Recognizer
 
 CSV_COLUMNS = ("path", "duration", "top", "top_name", "labels", "scores")
-
-
-def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]]:
-    """The given files, and the audio files under the given folders (recursively, sorted), each once.
-
-    Returns the files and ``{path: reason}`` for what cannot be searched: unreadable folders, links to
-    nothing. Given files that are missing or unreadable are returned too: the audio loader says why."""
-    found: list[Path] = []
-    errors: dict[str, str] = {}
-    for p in map(Path, paths):
-        if not os.path.isdir(p):  # unlike Path.is_dir, never raises (e.g. inside an unreadable folder)
-            found.append(p)
-            continue
-        for folder, subfolders, names in os.walk(p, onerror=lambda err: errors.setdefault(err.filename,
-                f"{printable(err.filename)}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
-            subfolders.sort()
-            for name in sorted(names):
-                f = Path(folder) / name
-                if f.suffix.lower() not in AUDIO_EXTENSIONS:
-                    continue
-                if not os.path.exists(f):
-                    errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file (or a loop of links)"
-                else:
-                    found.append(f)
-    first = {}  # the same file given twice (e.g. relative and absolute) is done once
-    for f in found:
-        first.setdefault(result_key(f), f)
-    return list(first.values()), errors
 
 
 def csv_row(p: Prediction) -> dict:
@@ -64,9 +36,8 @@ def table_line(p: Prediction) -> str:
 
 
 def result_key(path: str | Path) -> str:
-    """What identifies a file in a results file: its resolved path, however it was given (never raises, even
-    on a loop of links)."""
-    return os.path.realpath(path)
+    """What identifies a file in a results file: its resolved path, however it was given."""
+    return resolved(path)
 
 
 class ResultFile:
@@ -114,12 +85,9 @@ class ResultFile:
         self.file.flush()
         os.fsync(self.file.fileno())
 
-    def add(self, p: Prediction, *, timeline: bool) -> None:
+    def add(self, p: Prediction) -> None:
         if self.kind == "jsonl":
-            d = p.to_dict()
-            if not timeline:
-                d.pop("timeline", None)
-            self._write(json.dumps(d) + "\n")
+            self._write(json.dumps(p.to_dict()) + "\n")
         else:
             buf = io.StringIO()
             csv.DictWriter(buf, fieldnames=CSV_COLUMNS).writerow(csv_row(p))
@@ -157,7 +125,7 @@ def tag(
             continue
         predictions.append(p)
         if results is not None:
-            results.add(p, timeline=timeline)
+            results.add(p)
     if results is not None:
         results.close()
     return predictions, errors

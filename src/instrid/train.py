@@ -161,8 +161,6 @@ def train(
     """Train ``config.model`` on the dataset at ``data_dir`` into the run folder ``out_dir``; returns run.json."""
     out_dir = Path(out_dir)
     entry = get_entry(config.model)
-    if config.optimizer not in OPTIMIZERS:
-        raise ParameterError(f"unknown optimizer {config.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
     device = resolve_device(config.device)
     if config.precision not in PRECISIONS:
         raise ParameterError(f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
@@ -274,9 +272,7 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
         for step in bar:
             idx = mine[step * config.batch_size : (step + 1) * config.batch_size].numpy()
             batch = {k: v[idx] for k, v in train_inputs.items()}
-            if "mask" in batch and config.mask_noise_std > 0:
-                noise = torch.randn(batch["mask"].shape, generator=generator).numpy() * config.mask_noise_std
-                batch["mask"] = batch["mask"] + noise.astype(np.float32)
+            batch = add_mask_noise(batch, config.mask_noise_std, generator)
             with autocast(device, run["precision"]):
                 logits = model(**to_device(batch, device))
             loss = loss_fn(logits.float(), labels[idx].to(device))
@@ -306,6 +302,17 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             )
         synced = dd.broadcast({"history": run["history"], "best_epoch": run.get("best_epoch")})
         run.update(synced)
+
+
+def add_mask_noise(batch: dict[str, np.ndarray], std: float, generator: torch.Generator) -> dict[str, np.ndarray]:
+    """The paper's training-time augmentation: Gaussian noise N(0, std^2) on the pitch mask (B, 1, F, T), drawn
+    from ``generator`` (so a resumed run draws what an unbroken one would); other inputs unchanged."""
+    if std < 0:
+        raise ParameterError(f"mask noise std must be >= 0, got {std}")
+    if "mask" not in batch or std == 0:
+        return batch
+    noise = torch.randn(batch["mask"].shape, generator=generator).numpy() * std
+    return {**batch, "mask": batch["mask"] + noise.astype(np.float32)}
 
 
 def snapshot_file(epoch: int) -> str:

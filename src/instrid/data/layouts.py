@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..audio import AUDIO_EXTENSIONS
+from ..audio import audio_files
 from ..errors import DataError
 from ..fileio import atomic_write
 from ..labels import IRMAS_CLASSES
@@ -48,17 +48,13 @@ def _clip_id(root: Path, path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", rel)
 
 
-def _audio_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-
-
 def read_irmas_train(root: str | Path) -> list[Clip]:
     """IRMAS training data: the label is the class folder; bracket tags give more (``[cel][cla]0001__1.wav``,
     ``[gel][dru][pop_roc]...``: instruments, drums ``dru``/no drums ``nod``, genre)."""
     root = Path(root)
     clips = []
     for cls in IRMAS_CLASSES:
-        for path in _audio_files(root / cls) if (root / cls).is_dir() else []:
+        for path in audio_files([root / cls])[0] if (root / cls).is_dir() else []:
             tags = re.findall(r"\[([^\]]+)\]", path.name)
             details = {"tags": tags}
             if "dru" in tags or "nod" in tags:
@@ -122,7 +118,7 @@ def read_folders(root: str | Path) -> list[Clip]:
     clips = [
         Clip(_clip_id(root, path), path, (folder.name,), "train", source=root.name)
         for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        for path in _audio_files(folder)
+        for path in audio_files([folder])[0]
     ]
     if not clips:
         raise DataError(f"{root}: no audio found; expected <root>/<label>/*.wav (or .flac, .ogg, .mp3)")

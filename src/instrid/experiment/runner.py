@@ -23,6 +23,7 @@ from ..dataset import task_clips
 from ..errors import CheckpointError
 from ..evaluate import evaluate
 from ..models import get_entry
+from ..scorer import cpu_info
 from ..train import TrainConfig, train
 from .measures import embeddings, inference_time, noise_accuracy
 from .plan import Job, Profile, jobs_of, profile_with
@@ -132,16 +133,7 @@ def split_summary(clips: list[Clip]) -> list[dict]:
 
 
 def hardware() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    cpu = cpu_info().get("model name") or platform.processor() or platform.machine()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
             "torch": torch.__version__, "python": platform.python_version()}  # fmt: skip

@@ -1,7 +1,7 @@
 """Every model by name: its network (or classical classifier), default config, front end and input window.
 
 A model module registers its variants with ``@register``; ``create_model(name)`` builds one and
-``list_models()`` names them all. Every network takes the same batch — a dict of tensors named after the
+``MODELS`` names them all. Every network takes the same batch — a dict of tensors named after the
 front end's fields (``mel`` / ``mask`` (B, 1, F, T), ``wave`` (B, N)) — as keyword arguments, and
 returns logits (B, n_classes).
 """
@@ -74,10 +74,6 @@ def create_model(name: str, **overrides):
     """Build model ``name`` with its default config, changed by ``overrides`` (e.g. ``n_classes=5``)."""
     entry = get_entry(name)
     return entry.build(entry.make_config(**overrides))
-
-
-def list_models() -> list[str]:
-    return list(MODELS)
 
 
 def count_parameters(model) -> int | None:
