@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -209,6 +211,41 @@ def _largest_number(x: Any) -> float:
 
 def config_to_dict(config) -> dict:
     return dataclasses.asdict(config)
+
+
+def snapshot_file(epoch: int) -> str:
+    return f"epoch-{epoch}.safetensors"
+
+
+def save_checkpoint(net, optimizer, run: dict, out_dir: Path) -> None:
+    """Last weights, optimizer state, run.json and metrics.csv, each written atomically."""
+    tensors: dict[str, torch.Tensor] = {}
+    run["optimizer_state"] = flatten_state(optimizer.state_dict(), tensors)
+    save_weights(out_dir / OPTIMIZER_STATE, tensors)
+    save_weights(out_dir / LAST_WEIGHTS, net.state_dict())
+    write_json(out_dir / RUN_FILE, run)
+    write_metrics_csv(out_dir / "metrics.csv", run["history"])
+    tensorboard_scalars(out_dir, run["history"][-1])
+
+
+def write_metrics_csv(path: Path, history: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(history[0]))
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+
+
+def tensorboard_scalars(out_dir: Path, row: dict) -> None:
+    """Per-epoch scalars for TensorBoard, when it is installed (it is optional)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return
+    with SummaryWriter(out_dir / "tensorboard") as writer:
+        for key, value in row.items():
+            if key != "epoch":
+                writer.add_scalar(key, value, row["epoch"])
 
 
 def load_model(run_dir: str | Path, *, weights: str = BEST_WEIGHTS):

@@ -10,10 +10,12 @@ import numpy as np
 from .data import load_dataset
 from .dataset import excerpt_clips, task_clips, tasks_of
 from .errors import DataError
-from .metrics import multilabel_report, single_label_report
+from .metrics import choose_threshold, multilabel_report, single_label_report
 from .scorer import Scorer, SklearnScorer, load_scorer
 from .store import PackedFeatures, ensure_features
 from .windows import evaluation_hop, excerpt_scores, load_windows, mean_by_clip
+
+DEFAULT_THRESHOLD = 0.5  # Han et al.'s theta, used when a dataset has no multi-label validation excerpts
 
 
 def evaluate(
@@ -70,3 +72,13 @@ def excerpt_matrix(scorer: Scorer | SklearnScorer, packed: PackedFeatures, excer
     scores = np.array([excerpt_scores(probs[clip_index == i]) for i in range(len(excerpts))]).reshape(-1, len(classes))
     targets = np.array([[label in c.labels for label in classes] for c in excerpts], dtype=int)
     return scores, targets
+
+
+def choose_run_threshold(scorer: Scorer | SklearnScorer, packed, excerpts, classes) -> dict:
+    """theta for the multi-label protocol, chosen on the validation excerpts (never on test)."""
+    if not excerpts:
+        return {"value": DEFAULT_THRESHOLD, "chosen_on": "default: no multi-label validation excerpts"}
+    scores, targets = excerpt_matrix(scorer, packed, excerpts, classes)
+    theta, f1 = choose_threshold(scores, targets)
+    report = multilabel_report(targets, scores >= theta, classes)
+    return {"value": theta, "chosen_on": f"validation excerpts ({len(excerpts)})", "micro_f1": f1, "macro_f1": report["macro"]["f1"]}

@@ -12,10 +12,7 @@ process taking its share of every epoch's batches; rank 0 validates and writes t
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +26,10 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .data import load_dataset
 from .dataset import class_list, excerpt_clips, tasks_of, train_validation
+from .distributed import init_distributed
 from .errors import CheckpointError, DataError, ParameterError
-from .evaluate import excerpt_matrix
-from .fileio import atomic_write
-from .metrics import choose_threshold, multilabel_report, single_label_report
+from .evaluate import choose_run_threshold
+from .metrics import single_label_report
 from .models import ModelEntry, count_parameters, get_entry
 from .models.classical import window_statistics
 from .scorer import (
@@ -50,7 +47,6 @@ from .store import ensure_features
 from .windows import evaluation_hop, load_windows, mean_by_clip
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "radam", "lookahead", "ranger")
-DEFAULT_THRESHOLD = 0.5  # Han et al.'s theta, used when a dataset has no multi-label validation excerpts
 
 
 @dataclass
@@ -87,41 +83,6 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
             return pytorch_optimizer.Ranger(params, lr=lr)
         return pytorch_optimizer.Lookahead(torch.optim.Adam(params, lr=lr), k=5, alpha=0.5)
     raise ParameterError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def broadcast(self, obj):
-        if self.world == 1:
-            return obj
-        box = [obj]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def mean(self, value: float) -> float:
-        if self.world == 1:
-            return value
-        t = torch.tensor([value], dtype=torch.float64)
-        dist.all_reduce(t)
-        return float(t) / self.world
-
-
-def init_distributed(device: torch.device) -> Distributed:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return Distributed()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))  # share the cores, do not oversubscribe
-    return Distributed(dist.get_rank(), world)
 
 
 @dataclass
@@ -240,7 +201,7 @@ def train(
     if dd.main:
         scorer = SklearnScorer(model, entry, len(classes)) if entry.kind == "sklearn" else Scorer(
             model, entry, stats, len(classes), device=device, precision=precision)  # fmt: skip
-        run["threshold"] = _choose_threshold(scorer, packed, val_excerpts, classes)
+        run["threshold"] = choose_run_threshold(scorer, packed, val_excerpts, classes)
         best = next(h for h in run["history"] if h["epoch"] == run["best_epoch"])
         run["validation"] = {k: v for k, v in best.items() if k.startswith("val_")}
         run["status"] = "done"
@@ -293,8 +254,8 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
                 best_loss, run["best_epoch"] = row["val_loss"], epoch
                 ckpt.save_weights(out_dir / ckpt.BEST_WEIGHTS, net.state_dict())
             if epoch in config.snapshot_epochs:
-                ckpt.save_weights(out_dir / snapshot_file(epoch), net.state_dict())
-            _save_checkpoint(net, optimizer, run, out_dir)
+                ckpt.save_weights(out_dir / ckpt.snapshot_file(epoch), net.state_dict())
+            ckpt.save_checkpoint(net, optimizer, run, out_dir)
             print(
                 f"epoch {epoch}: train loss {train_loss:.4f}, val loss {row['val_loss']:.4f}, "
                 f"val accuracy {row['val_accuracy']:.1%}, val macro F1 {row['val_macro_f1']:.3f} ({row['seconds']:.0f} s)",
@@ -315,46 +276,3 @@ def add_mask_noise(batch: dict[str, np.ndarray], std: float, generator: torch.Ge
     return {**batch, "mask": batch["mask"] + noise.astype(np.float32)}
 
 
-def snapshot_file(epoch: int) -> str:
-    return f"epoch-{epoch}.safetensors"
-
-
-def _save_checkpoint(net, optimizer, run: dict, out_dir: Path) -> None:
-    """Last weights, optimizer state, run.json and metrics.csv, each written atomically."""
-    tensors: dict[str, torch.Tensor] = {}
-    run["optimizer_state"] = ckpt.flatten_state(optimizer.state_dict(), tensors)
-    ckpt.save_weights(out_dir / ckpt.OPTIMIZER_STATE, tensors)
-    ckpt.save_weights(out_dir / ckpt.LAST_WEIGHTS, net.state_dict())
-    ckpt.write_json(out_dir / ckpt.RUN_FILE, run)
-    write_metrics_csv(out_dir / "metrics.csv", run["history"])
-    _tensorboard(out_dir, run["history"][-1])
-
-
-def write_metrics_csv(path: Path, history: list[dict]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(history[0]))
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write(path, lambda f: f.write(text.getvalue().encode()))
-
-
-def _tensorboard(out_dir: Path, row: dict) -> None:
-    """Per-epoch scalars for TensorBoard, when it is installed (it is optional)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return
-    with SummaryWriter(out_dir / "tensorboard") as writer:
-        for key, value in row.items():
-            if key != "epoch":
-                writer.add_scalar(key, value, row["epoch"])
-
-
-def _choose_threshold(scorer: Scorer | SklearnScorer, packed, excerpts, classes) -> dict:
-    """theta for the multi-label protocol, chosen on the validation excerpts (never on test)."""
-    if not excerpts:
-        return {"value": DEFAULT_THRESHOLD, "chosen_on": "default: no multi-label validation excerpts"}
-    scores, targets = excerpt_matrix(scorer, packed, excerpts, classes)
-    theta, f1 = choose_threshold(scores, targets)
-    report = multilabel_report(targets, scores >= theta, classes)
-    return {"value": theta, "chosen_on": f"validation excerpts ({len(excerpts)})", "micro_f1": f1, "macro_f1": report["macro"]["f1"]}

@@ -11,12 +11,11 @@ import torch
 
 from .. import audio
 from ..augment import add_noise
-from ..checkpoint import load_weights
+from ..checkpoint import load_weights, snapshot_file
 from ..data import Clip
 from ..features import extract_audio, extract_clip
 from ..scorer import load_scorer, normalise, to_device
 from ..store import ensure_features
-from ..train import snapshot_file
 from ..windows import clip_windows, evaluation_hop, load_windows, mean_by_clip, stack_windows
 
 
