@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import csv
+import dataclasses
 import json
 import os
 import sys
@@ -24,8 +24,7 @@ def _feature_store(args):
     from .models import get_entry
     from .store import FeatureStore
 
-    model = args.model or ("hssanet" if args.hssanet else "cross_attention")
-    return FeatureStore(args.cache or Path(args.data) / "features", get_entry(model).features)
+    return FeatureStore(args.cache or Path(args.data) / "features", get_entry(args.model).features)
 
 
 def _features(args) -> None:
@@ -51,7 +50,7 @@ def _summary(args) -> None:
     print(summary_table(clips, packed))
     if args.png:
         if packed.f0 is None:
-            raise DataError("--png draws the pitch mask, which these features do not have; drop --png or --hssanet/--model")
+            raise DataError(f"--png draws the pitch mask, which {args.model}'s features do not have; drop --png or choose another --model")
         clip_id = args.clip or packed.clip_ids[0]
         shown = next((c for c in clips if c.clip_id == clip_id and c.clip_id in packed), None)
         if shown is None:
@@ -88,11 +87,8 @@ def _model_settings(pairs: list[str]) -> dict:
 def _train(args) -> None:
     from .train import TrainConfig, train
 
-    config = TrainConfig(
-        model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-        seed=args.seed, patience=args.patience, mask_noise_std=args.mask_noise, task=args.task or "",
-        device=args.device, precision=args.precision, model_config=_model_settings(args.set),
-    )  # fmt: skip
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if "help" in f.metadata}
+    config = TrainConfig(**options, model_config=_model_settings(args.set))
     if args.recipe:
         from .recipes import run_recipe
 
@@ -110,16 +106,13 @@ def _train(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from .checkpoint import write_json
-    from .evaluate import evaluate
-    from .metrics import plot_confusion, table3
+    from .evaluate import evaluate, save_evaluation
+    from .metrics import table3
 
     result = evaluate(
         args.run, args.data, split=args.split, cache=args.cache, device=args.device, workers=args.workers, restrict=args.restrict
     )
-    write_json(args.run / f"evaluation-{args.split}.json", result)
-    if "single_label" in result:
-        plot_confusion(result["single_label"], args.run / f"confusion-{args.split}.png", f"{result['model']} on {args.split}")
+    written = save_evaluation(result, args.run)
     if args.json:
         print(json.dumps(result, indent=1))
         return
@@ -128,7 +121,7 @@ def _evaluate(args) -> None:
         among = ", predictions among the classes present" if args.restrict else ""
         print(f"{result['model']} on {args.split} ({result['task']}, {r['n']} clips{among}): accuracy {r['accuracy']:.1%}")
         print(table3(r))
-        print(f"confusion matrix: {args.run / f'confusion-{args.split}.png'}")
+        print(f"confusion matrix: {written['confusion']}")
     if "multi_label" in result:
         r = result["multi_label"]
         print(f"\nmulti-label excerpts of {args.split} ({r['n']}), theta = {r['threshold']['value']} "
@@ -137,26 +130,16 @@ def _evaluate(args) -> None:
 
 
 def _predict(args) -> None:
+    from .formats import FORMATS, csv_header
     from .predict import Recognizer
-    from .tagging import CSV_COLUMNS, csv_row, table_line, tag
+    from .tagging import tag
 
     recognizer = Recognizer.load(args.run, device=args.device)
     predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline)
-    if args.format == "json":
-        for p in predictions:
-            print(json.dumps(p.to_dict()))
-    elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_row(p) for p in predictions)
-    else:
-        for p in predictions:
-            print(table_line(p))
-            if args.timeline and p.timeline is not None:
-                codes = [x.code for x in p.scores]
-                for start, probs, silent in zip(p.timeline.starts, p.timeline.probabilities, p.timeline.silent):
-                    best = probs.argmax()
-                    print(f"    {start:7.1f} s  " + ("silence" if silent else f"{codes[best]} {probs[best]:.2f}"))
+    if args.format == "csv":
+        sys.stdout.write(csv_header())
+    for p in predictions:
+        sys.stdout.write(FORMATS[args.format](p))
     if args.out:
         print(f"results: {args.out}", file=sys.stderr)
     if errors:
@@ -208,8 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = commands.add_parser(name, help=text)
         p.add_argument("--data", required=True, type=Path, help="dataset folder (rendered, IRMAS, NSynth or folder per class)")
         p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
-        p.add_argument("--hssanet", action="store_true", help="HSSANet's 16 kHz log(mel + eps) instead of the cross-attention features")
-        p.add_argument("--model", default=None, help="the features this model takes (a name from `instrid models`)")
+        p.add_argument("--model", default="cross_attention", help="the features this model takes (a name from `instrid models`)")
         if name == "features":
             p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
         else:
@@ -220,25 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("models", help="list the registered models with their parameter counts")
     p.set_defaults(handler=_models)
 
-    from .scorer import PRECISIONS
-    from .train import OPTIMIZERS, TrainConfig
+    from .train import TrainConfig
 
-    d = TrainConfig()
     p = commands.add_parser("train", help="train a model (the papers' recipe by default); torchrun for several GPUs")
-    p.add_argument("--model", default=None, help="a name from `instrid models`")
     p.add_argument("--data", default=None, type=Path, help="dataset folder (with --recipe: where its data is rendered)")
     p.add_argument("--out", required=True, type=Path, help="run folder to create (or continue with --resume)")
     p.add_argument("--recipe", default=None, help="a named recipe (data + settings), e.g. `default`, the shipped model's")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--patience", type=int, default=d.patience, help="early stopping: epochs without a lower validation loss (0: off)")
-    p.add_argument("--mask-noise", type=float, default=d.mask_noise_std, help="std of the Gaussian noise on the pitch mask")
-    p.add_argument("--task", default=None, help="rendered task to train on (default: the model's, mix or solo)")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--precision", default=d.precision, choices=PRECISIONS, help="auto: bf16 autocast where the hardware does bf16 natively")
+    for f in dataclasses.fields(TrainConfig):  # --model --epochs --batch-size --lr --optimizer ... from the dataclass
+        if "help" in f.metadata:
+            flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+            default = None if f.name == "model" else f.default  # no model: --recipe chooses it
+            p.add_argument(flag, dest=f.name, type=type(f.default), default=default, choices=f.metadata.get("choices"), help=f.metadata["help"])
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a model size, e.g. --set d_model=64")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its last finished epoch")
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")

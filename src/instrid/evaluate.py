@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import write_json
 from .data import load_dataset
 from .dataset import excerpt_clips, task_clips, tasks_of
 from .errors import DataError
-from .metrics import choose_threshold, multilabel_report, single_label_report
+from .metrics import choose_threshold, multilabel_report, plot_confusion, single_label_report
 from .scorer import Scorer, SklearnScorer, load_scorer
 from .store import PackedFeatures, ensure_features
 from .windows import evaluation_hop, excerpt_scores, load_windows, mean_by_clip
@@ -62,6 +63,18 @@ def evaluate(
         theta = run["threshold"]["value"]
         result["multi_label"] = {"threshold": run["threshold"], **multilabel_report(targets, scores >= theta, classes)}
     return result
+
+
+def save_evaluation(result: dict, run_dir: str | Path) -> dict[str, Path]:
+    """Write ``evaluate``'s result into the run folder: ``evaluation-SPLIT.json`` and, for single-label clips,
+    the confusion matrix ``confusion-SPLIT.png``. Returns the paths written."""
+    split, run_dir = result["split"], Path(run_dir)
+    written = {"json": run_dir / f"evaluation-{split}.json"}
+    write_json(written["json"], result)
+    if "single_label" in result:
+        written["confusion"] = run_dir / f"confusion-{split}.png"
+        plot_confusion(result["single_label"], written["confusion"], f"{result['model']} on {split}")
+    return written
 
 
 def excerpt_matrix(scorer: Scorer | SklearnScorer, packed: PackedFeatures, excerpts, classes) -> tuple[np.ndarray, np.ndarray]:

@@ -74,14 +74,12 @@ def table3(report: dict) -> str:
 
 def plot_confusion(report: dict, path: Path, title: str = "") -> None:
     """The confusion matrix of a single-label report as a PNG (rows: true class, columns: predicted)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
 
     labels = list(report["classes"])
     matrix = np.asarray(report["confusion"])
-    fig, ax = plt.subplots(figsize=(1 + 0.5 * len(labels), 0.8 + 0.5 * len(labels)))
+    fig = Figure(figsize=(1 + 0.5 * len(labels), 0.8 + 0.5 * len(labels)))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     for (i, j), v in np.ndenumerate(matrix):
         if v:
@@ -94,4 +92,3 @@ def plot_confusion(report: dict, path: Path, title: str = "") -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)

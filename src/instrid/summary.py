@@ -58,13 +58,11 @@ def summary_table(clips: list[Clip], packed: PackedFeatures) -> str:
 
 def plot_clip(packed: PackedFeatures, clip: Clip, png: Path) -> None:
     """Log-mel, pitch mask and masked spectrogram of one clip's first model input, side by side."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
 
     window = packed.window(clip.clip_id, 0)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
+    fig = Figure(figsize=(13, 3.6))
+    axes = fig.subplots(1, 3, sharey=True)
     panels = [("log-mel (dB)", window["mel"], "magma"), ("pYIN pitch mask", window["mask"], "gray_r"), ("masked spectrogram (mel x mask)", window["pred_spec"], "magma")]
     seconds = features.INPUT_FRAMES / packed.config.frontend.frames_per_second
     for ax, (title, image, cmap) in zip(axes, panels):
@@ -77,4 +75,3 @@ def plot_clip(packed: PackedFeatures, clip: Clip, png: Path) -> None:
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
-    plt.close(fig)

@@ -14,25 +14,8 @@ from tqdm import tqdm
 
 from .audio import AUDIO_EXTENSIONS, audio_files, resolved
 from .errors import InstridError, ParameterError, printable
+from .formats import CSV_COLUMNS, csv_header, csv_line, json_line
 from .predict import Prediction, Recognizer
-
-CSV_COLUMNS = ("path", "duration", "top", "top_name", "labels", "scores")
-
-
-def csv_row(p: Prediction) -> dict:
-    return {
-        "path": p.path,
-        "duration": f"{p.duration:.3f}",
-        "top": "" if p.top is None else p.top.code,
-        "top_name": "silence" if p.top is None else p.top.name,
-        "labels": " ".join(x.code for x in p.labels),
-        "scores": " ".join(f"{x.code}:{x.score:.3f}" for x in p.scores),
-    }
-
-
-def table_line(p: Prediction) -> str:
-    labels = "silence" if p.silence else ", ".join(f"{x.name} ({x.score:.2f})" for x in p.labels)
-    return f"{printable(p.path)}  [{p.duration:.1f} s]  {labels}"
 
 
 def result_key(path: str | Path) -> str:
@@ -61,7 +44,7 @@ class ResultFile:
         except OSError as err:
             raise ParameterError(f"--out {printable(str(path))}: cannot be written ({err.strerror}); choose another file") from None
         if new and self.kind == "csv":
-            self._write(",".join(CSV_COLUMNS) + "\n")
+            self._write(csv_header())
 
     def _recover(self) -> None:
         text = self.path.read_bytes().decode("utf-8", errors="replace")
@@ -86,12 +69,7 @@ class ResultFile:
         os.fsync(self.file.fileno())
 
     def add(self, p: Prediction) -> None:
-        if self.kind == "jsonl":
-            self._write(json.dumps(p.to_dict()) + "\n")
-        else:
-            buf = io.StringIO()
-            csv.DictWriter(buf, fieldnames=CSV_COLUMNS).writerow(csv_row(p))
-            self._write(buf.getvalue())
+        self._write(json_line(p) if self.kind == "jsonl" else csv_line(p))
         self.done.add(result_key(p.path))
 
     def close(self) -> None:

@@ -49,20 +49,27 @@ from .windows import evaluation_hop, load_windows, mean_by_clip
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "radam", "lookahead", "ranger")
 
 
+def option(default, help: str, **cli):
+    """A ``TrainConfig`` field with what its command-line option needs: ``help``, and ``flag`` / ``choices``."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass
 class TrainConfig:
-    model: str = "cross_attention"
-    epochs: int = 100  # the papers' 100
-    batch_size: int = 16
-    lr: float = 1e-4
-    optimizer: str = "adam"  # one of OPTIMIZERS
-    seed: int = 0
-    patience: int = 10  # stop after this many epochs without a lower validation loss; 0 never stops early
-    mask_noise_std: float = 0.0  # std of Gaussian noise added to the pitch mask while training (off: see README)
-    task: str = ""  # the rendered task to train on; "" = the model's own ("mix" or "solo")
-    device: str = "auto"  # "auto" (CUDA when there is one), "cpu", "cuda", "cuda:1", ...
-    precision: str = "auto"  # "auto" (bf16 autocast where the hardware does bf16 natively), "fp32", "bf16"
-    model_config: dict = field(default_factory=dict)  # overrides of the model's sizes, e.g. {"d_model": 64}
+    """The training settings; `instrid train` makes one option of each field that has a ``help``."""
+
+    model: str = option("cross_attention", "a name from `instrid models`")
+    epochs: int = option(100, "the papers' 100")
+    batch_size: int = option(16, "windows per step")
+    lr: float = option(1e-4, "learning rate")
+    optimizer: str = option("adam", "the paper's six", choices=OPTIMIZERS)
+    seed: int = option(0, "data split, initialisation, batch order and dropout")
+    patience: int = option(10, "early stopping: epochs without a lower validation loss (0: off)")
+    mask_noise_std: float = option(0.0, "std of the Gaussian noise on the pitch mask (off: see the docs)", flag="--mask-noise")
+    task: str = option("", "rendered task to train on (default: the model's, mix or solo)")
+    device: str = option("auto", "auto (CUDA when there is one), cpu, cuda, cuda:N")
+    precision: str = option("auto", "auto: bf16 autocast where the hardware does bf16 natively", choices=PRECISIONS)
+    model_config: dict = field(default_factory=dict)  # overrides of the model's sizes, e.g. {"d_model": 64} (--set)
     snapshot_epochs: list[int] = field(default_factory=list)  # also keep the weights after these epochs (epoch-N.safetensors)
 
 
