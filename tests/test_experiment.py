@@ -11,7 +11,7 @@ from instrid.experiment import run_experiment
 from instrid.experiment import runner as experiment_runner
 from instrid.experiment.measures import noise_accuracy
 from instrid.experiment.plan import FIGURE5_OPTIMIZERS, PROFILES, jobs_of, profile_with
-from instrid.experiment.report import mean_std, pm, verdict
+from instrid.experiment.stats import mean_std, pm, verdict
 
 
 def test_mean_std_and_verdicts_by_hand():
