@@ -38,6 +38,7 @@ from .scorer import (
     SklearnScorer,
     autocast,
     input_statistics,
+    make_scorer,
     normalise,
     resolve_device,
     resolve_precision,
@@ -206,8 +207,7 @@ def train(
         model = net.eval()
 
     if dd.main:
-        scorer = SklearnScorer(model, entry, len(classes)) if entry.kind == "sklearn" else Scorer(
-            model, entry, stats, len(classes), device=device, precision=precision)  # fmt: skip
+        scorer = make_scorer(entry, model, run, device=device, precision=precision)
         run["threshold"] = choose_run_threshold(scorer, packed, val_excerpts, classes)
         best = next(h for h in run["history"] if h["epoch"] == run["best_epoch"])
         run["validation"] = {k: v for k, v in best.items() if k.startswith("val_")}
