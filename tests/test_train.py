@@ -188,3 +188,12 @@ def test_the_trainer_adds_gaussian_noise_to_the_mask_only():
     assert add_mask_noise(batch, 0.0, torch.Generator()) is batch
     with pytest.raises(ParameterError):
         add_mask_noise(batch, -1.0, torch.Generator())
+
+
+@pytest.mark.parametrize("bad", [{"optimizer": "nope"}, {"precision": "fp8"}, {"mask_noise_std": -1.0}])
+def test_bad_settings_fail_before_any_work(bad, tmp_path):
+    from instrid.errors import ParameterError
+
+    with pytest.raises(ParameterError):
+        train(tmp_path / "no-data", tmp_path / "run", TrainConfig(**bad), progress=False)
+    assert not (tmp_path / "run").exists()

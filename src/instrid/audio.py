@@ -67,10 +67,12 @@ def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]
         for folder, _, names in os.walk(p, onerror=lambda err: errors.setdefault(err.filename,
                 f"{printable(err.filename)}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
             for f in (Path(folder) / name for name in names if Path(name).suffix.lower() in AUDIO_EXTENSIONS):
-                if os.path.exists(f):
+                if os.path.isfile(f):
                     inside.append(f)
-                else:
+                elif not os.path.exists(f):
                     errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file (or a loop of links)"
+                else:
+                    errors[str(f)] = f"{printable(str(f))}: skipped: not a regular file"
         found.extend(sorted(inside))
     first = {}  # the same file given twice (e.g. relative and absolute) is done once
     for f in found:

@@ -10,7 +10,9 @@ HSSANet (step 3): ``log(mel + eps)`` at its own rate (16 kHz here).
 
 Front ends are small frozen dataclasses (``MelSpec``, ``WaveSpec``, ``DescriptorSpec``): each names the
 array it produces (``field``), its rows (``dim``) and computes ``(dim, T)`` frames from mono audio, so the
-feature store and the models treat them alike.
+feature store and the models treat them alike. ``FeatureConfig`` says which front end a model takes and
+whether the pYIN track is computed; ``extract_clip`` / ``extract_audio`` compute a clip's arrays at once and
+``extract_stream`` a recording's, block by block, in bounded memory.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """How predictions are written: a table for people, JSON Lines and CSV for programs, the per-window timeline.
-Every function gives finished text, one file per line, so the CLI and the results file print the same."""
+``FORMATS`` maps each ``--format`` to a function giving a file's finished text, so the CLI and the results
+file print the same."""
 
 from __future__ import annotations
 

@@ -94,6 +94,14 @@ class Recognizer:
         return cls(run_dir or SHIPPED_RUN, device=device)
 
     @property
+    def device(self):
+        return self.scorer.device
+
+    @property
+    def precision(self) -> str:
+        return self.scorer.precision
+
+    @property
     def sample_rate(self) -> int:
         return self.entry.features.frontend.sample_rate
 

@@ -90,7 +90,8 @@ class Scorer:
     """A network ready to score windows the one way instrid does everywhere — predict, serve, evaluate,
     experiment, training's validation, benchmarks: on ``device``, in ``precision`` (bf16 autocast where the
     hardware runs it natively, see ``resolve_precision``), channels-last, inputs normalised with the run's
-    statistics, ``batch_size`` windows per forward pass."""
+    statistics, ``batch_size`` windows per forward pass. It moves the module it is given to ``device``,
+    channels-last, in eval mode (training's validation relies on ``model.train()`` at each epoch's start)."""
 
     def __init__(
         self, model: torch.nn.Module, entry: ModelEntry, normalization: dict, n_classes: int,
@@ -126,7 +127,7 @@ class SklearnScorer:
 
     def probabilities(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         n = len(inputs["descriptors"])
-        probs = np.zeros((n, self.n_classes), np.float32)
+        probs = np.zeros((n, self.n_classes))  # float64, as scikit-learn gives them
         if n:
             probs[:, self.model.classes_] = self.model.predict_proba(window_statistics(inputs["descriptors"]))
         return probs

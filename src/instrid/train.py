@@ -73,6 +73,15 @@ class TrainConfig:
     model_config: dict = field(default_factory=dict)  # overrides of the model's sizes, e.g. {"d_model": 64} (--set)
     snapshot_epochs: list[int] = field(default_factory=list)  # also keep the weights after these epochs (epoch-N.safetensors)
 
+    def __post_init__(self):
+        """Settings that cannot work fail here, before features are extracted or a run folder is written."""
+        if self.optimizer not in OPTIMIZERS:
+            raise ParameterError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        if self.precision not in PRECISIONS:
+            raise ParameterError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.mask_noise_std < 0:
+            raise ParameterError(f"mask noise std must be >= 0, got {self.mask_noise_std}")
+
 
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     """The paper's six optimizers; Lookahead (around Adam) and Ranger come from ``pytorch_optimizer``."""
@@ -131,8 +140,6 @@ def train(
     out_dir = Path(out_dir)
     entry = get_entry(config.model)
     device = resolve_device(config.device)
-    if config.precision not in PRECISIONS:
-        raise ParameterError(f"unknown precision {config.precision!r}; choose one of: {', '.join(PRECISIONS)}")
     precision = resolve_precision(config.precision, device)
     dd = init_distributed(device)
     if (out_dir / ckpt.RUN_FILE).exists() and not resume:
@@ -207,7 +214,7 @@ def train(
         model = net.eval()
 
     if dd.main:
-        scorer = make_scorer(entry, model, run, device=device, precision=precision)
+        scorer = make_scorer(entry, model, run, device=device, precision=run["precision"])
         run["threshold"] = choose_run_threshold(scorer, packed, val_excerpts, classes)
         best = next(h for h in run["history"] if h["epoch"] == run["best_epoch"])
         run["validation"] = {k: v for k, v in best.items() if k.startswith("val_")}

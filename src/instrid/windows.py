@@ -65,7 +65,7 @@ def clip_windows(arrays: dict[str, np.ndarray], entry: ModelEntry, *, hop: int) 
 
 def windows_at(arrays: dict[str, np.ndarray], entry: ModelEntry, starts: Sequence[int]) -> dict[str, np.ndarray]:
     """The model inputs starting at frames ``starts`` (see ``clip_windows``; ``arrays`` already through
-    ``store.mask_track``)."""
+    ``features.mask_track``)."""
     columns: dict[str, list[np.ndarray]] = {name: [] for name in entry.inputs}
     for start in starts:
         window = cut_window(arrays, entry.features, int(start), entry.window)

@@ -8,9 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure  # the object API: no pyplot, no global backend
 
 from . import paper
-from .plan import (
-    TABLE1_MODELS,
-)
+from .plan import TABLE1_MODELS
 from .stats import NAMES, accuracy, collect, macro, mean_std, pct, pm, runs_of, verdict
 
 
