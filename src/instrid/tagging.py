@@ -18,11 +18,6 @@ from .formats import CSV_COLUMNS, csv_header, csv_line, json_line
 from .predict import Prediction, Recognizer
 
 
-def result_key(path: str | Path) -> str:
-    """What identifies a file in a results file: its resolved path, however it was given."""
-    return resolved(path)
-
-
 class ResultFile:
     """Append-only results (``.jsonl`` or ``.csv``): one line per file, flushed and fsynced as it is written.
     Opening an existing file drops a torn last line (from a kill) and remembers which files are done."""
@@ -51,12 +46,12 @@ class ResultFile:
         complete = text[: text.rfind("\n") + 1]  # a last line without its newline was torn by a kill
         try:
             if self.kind == "jsonl":
-                self.done = {result_key(json.loads(line)["path"]) for line in complete.splitlines() if line.strip()}
+                self.done = {resolved(json.loads(line)["path"]) for line in complete.splitlines() if line.strip()}
             else:
                 rows = csv.DictReader(io.StringIO(complete))
                 if complete and tuple(rows.fieldnames or ()) != CSV_COLUMNS:
                     raise ValueError("other columns")
-                self.done = {result_key(row["path"]) for row in rows}
+                self.done = {resolved(row["path"]) for row in rows}
         except (ValueError, KeyError, TypeError) as err:
             raise ParameterError(f"--out {printable(str(self.path))}: holds lines that are not instrid results ({type(err).__name__}: "
                                  f"{printable(str(err))[:80]}); give a new file name or delete it") from None  # fmt: skip
@@ -70,7 +65,7 @@ class ResultFile:
 
     def add(self, p: Prediction) -> None:
         self._write(json_line(p) if self.kind == "jsonl" else csv_line(p))
-        self.done.add(result_key(p.path))
+        self.done.add(resolved(p.path))
 
     def close(self) -> None:
         self.file.close()
@@ -93,7 +88,7 @@ def tag(
         raise ParameterError(f"no audio files in {', '.join(printable(str(p)) for p in paths)} "
                              f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
     results = ResultFile(out) if out else None
-    files = [f for f in found if results is None or result_key(f) not in results.done]
+    files = [f for f in found if results is None or resolved(f) not in results.done]
     predictions = []
     for f in tqdm(files, desc="predict", unit="file", disable=not progress or len(files) < 2):
         try:

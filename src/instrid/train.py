@@ -1,7 +1,7 @@
 """Training: ``train(data_dir, out_dir, TrainConfig(model="cross_attention"))``, or ``instrid train``.
 
 The papers' recipe is the default: Adam, lr 1e-4, batch 16, 100 epochs, cross-entropy, 80:20 train /
-validation (the paper's Gaussian noise on the pitch mask is available but off: the README says why). Each epoch is followed by validation (clip-level accuracy and
+validation (the paper's Gaussian noise on the pitch mask is available but off: docs/training.md says why). Each epoch is followed by validation (clip-level accuracy and
 macro F1, window-level loss); the weights with the lowest validation loss are kept, training stops after
 ``patience`` epochs without improvement, and every epoch leaves a resumable checkpoint. After training,
 theta for the multi-label protocol is chosen on the validation excerpts.
