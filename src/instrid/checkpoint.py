@@ -18,14 +18,14 @@ import math
 import os
 import stat
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
 from pydantic import Field, TypeAdapter, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
-from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+from typing_extensions import NotRequired, TypedDict  # pydantic needs this one before Python 3.12
 
 from .errors import CheckpointError, InstridError
 from .features import FeatureConfig
@@ -69,6 +69,7 @@ class RunSpec(TypedDict):
     window: Annotated[int, Field(gt=0)]
     normalization: dict[str, Annotated[list[Finite], Field(min_length=2, max_length=2)]]  # input -> [mean, std > 0]
     threshold: ThresholdSpec
+    activation: NotRequired[Literal["softmax", "sigmoid"]]  # absent in runs of earlier versions: softmax
 
 
 RUN_SPEC = TypeAdapter(RunSpec)

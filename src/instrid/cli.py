@@ -16,7 +16,8 @@ from .errors import DataError, InstridError, ParameterError
 def _render(args) -> None:
     from .data import render_dataset
 
-    clips = render_dataset(args.out, size=args.size, seed=args.seed, augment_prob=args.augment, workers=args.workers)
+    libraries = tuple(args.libraries.split(",")) if args.libraries else None
+    clips = render_dataset(args.out, size=args.size, seed=args.seed, augment_prob=args.augment, libraries=libraries, workers=args.workers)
     print(f"rendered {len(clips)} clips into {args.out} (metadata.csv lists them)")
 
 
@@ -96,7 +97,7 @@ def _train(args) -> None:
     elif args.model is None or args.data is None:
         raise ParameterError("train needs --model and --data, or --recipe NAME (e.g. --recipe default)")
     else:
-        run = train(args.data, args.out, config, cache=args.cache, resume=args.resume, workers=args.workers)
+        run = train(args.data, args.out, config, cache=args.cache, resume=args.resume, workers=args.workers, extra_data=args.extra_data)
     if int(os.environ.get("RANK", "0")) == 0:
         v, theta = run["validation"], run["threshold"]
         print(
@@ -181,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="small", choices=["tiny", "small", "medium", "full"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", type=float, default=0.0, metavar="P", help="share of train/validation clips given reverb/EQ/noise")
+    p.add_argument("--libraries", default=None, metavar="A,B", help="sample libraries to spread the clips over: "
+                   "fluid,timgm,musescore,merlin,sfgm (default: train on fluid, test on timgm)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(handler=_render)
 
@@ -207,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train a model (the papers' recipe by default); torchrun for several GPUs")
     p.add_argument("--data", default=None, type=Path, help="dataset folder (with --recipe: where its data is rendered)")
     p.add_argument("--out", required=True, type=Path, help="run folder to create (or continue with --resume)")
+    p.add_argument("--extra-data", action="append", default=[], type=Path, metavar="DIR", help="more training clips, all of "
+                   "them used for training (e.g. real recordings listed in a labels.csv); may be repeated")
     p.add_argument("--recipe", default=None, help="a named recipe (data + settings), e.g. `default`, the shipped model's")
     for f in dataclasses.fields(TrainConfig):  # --model --epochs --batch-size --lr --optimizer ... from the dataclass
         if "help" in f.metadata:

@@ -44,7 +44,7 @@ class MelSpec:
     n_fft: int  # FFT size >= win_length (the window is zero-padded); even, so frames are 1 + n // hop
     fmin: float = 0.0  # Hz, lowest mel band edge
     fmax: float | None = None  # Hz, highest mel band edge (None: Nyquist)
-    scale: str = "db"  # "db": 10*log10(power) (cross-attention); "log": log(power + log_eps) (HSSANet)
+    scale: str = "db"  # "db": 10*log10(power) (cross-attention); "log": log(power + log_eps) (HSSANet); "musicnn"
     log_eps: float = 1e-6  # HSSANet's epsilon, used when scale == "log"
 
     field = "mel"
@@ -68,7 +68,7 @@ class MelSpec:
     @property
     def floor(self) -> float:
         """The value of silence, used to pad windows past a clip's end."""
-        return -100.0 if self.scale == "db" else float(np.log(self.log_eps))
+        return {"db": -100.0, "log": float(np.log(self.log_eps)), "musicnn": 0.0}[self.scale]
 
     def frames(self, y: np.ndarray) -> np.ndarray:
         return log_mel(y, self)
@@ -167,6 +167,10 @@ VGGISH_MEL = MelSpec(16_000, 400, 160, 64, 512, fmin=125.0, fmax=7_500.0, scale=
 # WaveNet baseline: the 16 kHz waveform in rows of 256 samples (HSSANet's hop), so 2 s = 125 rows.
 WAVENET_WAVE = WaveSpec(16_000, 256)
 
+# musicnn's own front end: 16 kHz, 512-sample window and FFT, 256 hop, 96 mels, log10(1 + 10000 * power);
+# 187 frames = 3 s.
+MUSICNN_MEL = MelSpec(16_000, 512, 256, 96, 512, scale="musicnn")
+
 # Classical baselines: frame-wise descriptors at 22.05 kHz (43 frames/s).
 DESCRIPTORS = DescriptorSpec()
 
@@ -185,7 +189,8 @@ def log_mel(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
     Returns
     -------
     mel : np.ndarray [shape=(spec.n_mels, 1 + n // spec.hop_length), dtype=float32]
-        dB re 1.0 (floor -100 dB) when ``spec.scale == "db"``; ``log(power + eps)`` when "log".
+        dB re 1.0 (floor -100 dB) when ``spec.scale == "db"``; ``log(power + eps)`` when "log";
+        ``log10(1 + 10000 * power)`` when "musicnn".
     """
     power = librosa.feature.melspectrogram(
         y=y,
@@ -202,7 +207,9 @@ def log_mel(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
         return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
     if spec.scale == "log":
         return np.log(power + spec.log_eps).astype(np.float32)
-    raise ParameterError(f"MelSpec.scale must be 'db' or 'log', got {spec.scale!r}")
+    if spec.scale == "musicnn":  # the mel is rounded to float16 first, as musicnn's training data was
+        return np.log10(10_000 * power.astype(np.float16).astype(np.float32) + 1)
+    raise ParameterError(f"MelSpec.scale must be 'db', 'log' or 'musicnn', got {spec.scale!r}")
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ class Scorer:
     def __init__(
         self, model: torch.nn.Module, entry: ModelEntry, normalization: dict, n_classes: int,
         *, device: str | torch.device = "auto", precision: str = "auto", batch_size: int = BATCH_SIZE,
+        activation: str = "softmax",
     ):  # fmt: skip
         self.device = resolve_device(device) if isinstance(device, str) else device
         if precision not in PRECISIONS:
@@ -103,6 +104,7 @@ class Scorer:
         self.precision = resolve_precision(precision, self.device)
         self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.entry, self.normalization, self.n_classes, self.batch_size = entry, normalization, n_classes, batch_size
+        self.activation = activation  # "softmax": classes compete (sum to 1); "sigmoid": each scored on its own
 
     @torch.inference_mode()
     def probabilities(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -113,7 +115,9 @@ class Scorer:
             batch = to_device(normalise({k: v[i : i + self.batch_size] for k, v in inputs.items()}, self.normalization), self.device)
             with autocast(self.device, self.precision):
                 logits = self.model(**batch)
-            out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+            logits = logits.float()
+            probs = torch.softmax(logits, dim=1) if self.activation == "softmax" else torch.sigmoid(logits)
+            out.append(probs.cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
 
 
@@ -138,7 +142,7 @@ def make_scorer(entry: ModelEntry, model, run: dict, *, device: str | torch.devi
     n_classes = len(run["labels"])
     if entry.kind == "sklearn":
         return SklearnScorer(model, entry, n_classes)
-    return Scorer(model, entry, run["normalization"], n_classes, device=device, precision=precision)
+    return Scorer(model, entry, run["normalization"], n_classes, device=device, precision=precision, activation=run.get("activation", "softmax"))
 
 
 def load_scorer(run_dir: str | Path, *, device: str = "auto", precision: str = "auto") -> tuple[Scorer | SklearnScorer, dict]:

