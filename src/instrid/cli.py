@@ -85,6 +85,18 @@ def _model_settings(pairs: list[str]) -> dict:
     return settings
 
 
+def _lolo(args) -> None:
+    from .libraries import leave_one_library_out
+    from .train import TrainConfig
+
+    if args.model is None:
+        raise ParameterError("lolo needs --model")
+    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if "help" in f.metadata}
+    config = TrainConfig(**options, model_config=_model_settings(args.set))
+    result = leave_one_library_out(args.data, args.out, config, extra_data=args.extra_data, cache=args.cache, workers=args.workers)
+    print(f"mean over {len(result['libraries'])} libraries: {result['mean_accuracy']:.1%} (details: {args.out / 'lolo.json'})")
+
+
 def _train(args) -> None:
     from .train import TrainConfig, train
 
@@ -93,7 +105,7 @@ def _train(args) -> None:
     if args.recipe:
         from .recipes import run_recipe
 
-        run = run_recipe(args.recipe, args.out, data=args.data, resume=args.resume, cache=args.cache, workers=args.workers)
+        run = run_recipe(args.recipe, args.out, data=args.data, resume=args.resume, cache=args.cache, workers=args.workers, extra_data=args.extra_data)
     elif args.model is None or args.data is None:
         raise ParameterError("train needs --model and --data, or --recipe NAME (e.g. --recipe default)")
     else:
@@ -207,22 +219,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .train import TrainConfig
 
+    def training_options(p):
+        p.add_argument("--extra-data", action="append", default=[], type=Path, metavar="DIR", help="more training clips, all of "
+                       "them used for training (e.g. real recordings listed in a labels.csv); may be repeated")
+        for f in dataclasses.fields(TrainConfig):  # --model --epochs --batch-size --lr --optimizer ... from the dataclass
+            if "help" in f.metadata:
+                flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
+                default = None if f.name == "model" else f.default  # no model: --recipe chooses it
+                p.add_argument(flag, dest=f.name, type=type(f.default), default=default, choices=f.metadata.get("choices"), help=f.metadata["help"])
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a model size, e.g. --set d_model=64")
+        p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
+        p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
+
     p = commands.add_parser("train", help="train a model (the papers' recipe by default); torchrun for several GPUs")
     p.add_argument("--data", default=None, type=Path, help="dataset folder (with --recipe: where its data is rendered)")
     p.add_argument("--out", required=True, type=Path, help="run folder to create (or continue with --resume)")
-    p.add_argument("--extra-data", action="append", default=[], type=Path, metavar="DIR", help="more training clips, all of "
-                   "them used for training (e.g. real recordings listed in a labels.csv); may be repeated")
     p.add_argument("--recipe", default=None, help="a named recipe (data + settings), e.g. `default`, the shipped model's")
-    for f in dataclasses.fields(TrainConfig):  # --model --epochs --batch-size --lr --optimizer ... from the dataclass
-        if "help" in f.metadata:
-            flag = f.metadata.get("flag", "--" + f.name.replace("_", "-"))
-            default = None if f.name == "model" else f.default  # no model: --recipe chooses it
-            p.add_argument(flag, dest=f.name, type=type(f.default), default=default, choices=f.metadata.get("choices"), help=f.metadata["help"])
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a model size, e.g. --set d_model=64")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its last finished epoch")
-    p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
-    p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
+    training_options(p)
     p.set_defaults(handler=_train)
+
+    p = commands.add_parser("lolo", help="leave-one-library-out: per sample library, train without it and test on it")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder (e.g. rendered with --libraries)")
+    p.add_argument("--out", required=True, type=Path, help="folder for the folds' runs and lolo.json (resumes)")
+    training_options(p)
+    p.set_defaults(handler=_lolo)
 
     p = commands.add_parser("evaluate", help="evaluate a run on a split: P/R/F1 tables, confusion matrix")
     p.add_argument("--run", required=True, type=Path, help="run folder from `instrid train`")

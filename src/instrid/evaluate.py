@@ -78,11 +78,11 @@ def save_evaluation(result: dict, run_dir: str | Path) -> dict[str, Path]:
 
 
 def excerpt_matrix(scorer: Scorer | SklearnScorer, packed: PackedFeatures, excerpts, classes) -> tuple[np.ndarray, np.ndarray]:
-    """Han's protocol on excerpts: windows with 50 % hop, class-wise mean divided by its maximum.
+    """Han's protocol on excerpts: windows with 50 % hop, class-wise mean (divided by its maximum for softmax models).
     Returns ``scores`` (N, C) in [0, 1] and ``targets`` (N, C) of 0/1."""
     inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], scorer.entry, hop=evaluation_hop(scorer.entry))
     probs = scorer.probabilities(inputs)
-    scores = np.array([excerpt_scores(probs[clip_index == i]) for i in range(len(excerpts))]).reshape(-1, len(classes))
+    scores = np.array([excerpt_scores(probs[clip_index == i], scorer.activation) for i in range(len(excerpts))]).reshape(-1, len(classes))
     targets = np.array([[label in c.labels for label in classes] for c in excerpts], dtype=int)
     return scores, targets
 

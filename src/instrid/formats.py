@@ -15,8 +15,14 @@ CSV_COLUMNS = ("path", "duration", "top", "top_name", "labels", "scores")
 
 
 def table_line(p: Prediction) -> str:
-    """``path  [duration]  instrument (score), ...`` or ``silence``; control characters in the path escaped."""
-    labels = "silence" if p.silence else ", ".join(f"{x.name} ({x.score:.2f})" for x in p.labels)
+    """``path  [duration]  instrument (score), ...``, ``no instrument recognised (best: ...)`` or ``silence``;
+    control characters in the path escaped."""
+    if p.silence:
+        labels = "silence"
+    elif not p.labels:
+        labels = f"no instrument recognised (best: {p.top.name} {p.top.score:.2f} < threshold {p.threshold:.2f})"
+    else:
+        labels = ", ".join(f"{x.name} ({x.score:.2f})" for x in p.labels)
     return f"{printable(p.path)}  [{p.duration:.1f} s]  {labels}"
 
 

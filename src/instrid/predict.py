@@ -160,7 +160,7 @@ class Recognizer:
         probs, silent = np.concatenate(probs), np.concatenate(silent)  # (W, C), (W,)
         probs[silent] = 0.0
         theta = self.threshold if threshold is None else threshold
-        scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent])
+        scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent], self.scorer.activation)
         all_scores = tuple(LabelScore(c, full_name(c), round(float(x), 4)) for c, x in zip(self.labels, scores))
         ranked = [] if silent.all() else sorted(all_scores, key=lambda x: -x.score)
         fps = self.entry.features.frontend.frames_per_second

@@ -1,7 +1,8 @@
 """Named, reproducible training recipes: the data to render and the training config, as one command.
 
-``instrid train --recipe default --out RUN`` renders the recipe's dataset (if it is not there yet) and trains
-on it; the shipped model (``instrid/shipped``) was made this way.
+``instrid train --recipe default --out RUN --extra-data REAL --extra-data NEGATIVES`` renders the recipe's
+dataset (if it is not there yet) and trains on it and on the extra folders; the shipped model
+(``instrid/shipped``) was made this way (docs/training.md names the folders).
 """
 
 from __future__ import annotations
@@ -24,10 +25,17 @@ class Recipe:
 
 RECIPES = {
     "default": Recipe(
+        render={"size": "medium", "seed": 0, "augment_prob": 0.5, "libraries": ("fluid", "timgm", "musescore", "merlin", "sfgm")},
+        train=TrainConfig(model="musicnn", epochs=40, batch_size=64, lr=1e-3, weight_decay=0.01, patience=10, loss="sigmoid"),
+        summary="the shipped model: an instrument head (sigmoid) on the pretrained musicnn, trained on rendered solo "
+        "notes and IRMAS-like mixes from five sample libraries (half with reverb/EQ/noise), plus the --extra-data "
+        "folders (real recordings; sounds with no instrument)",
+    ),
+    "cross-attention": Recipe(
         render={"size": "medium", "seed": 0, "augment_prob": 0.5},
         train=TrainConfig(model="cross_attention", task="solo+mix", epochs=15, patience=4),
-        summary="the shipped model: the cross-attention network on rendered solo notes and IRMAS-like mixes "
-        "(FluidR3, half of the clips with reverb/EQ/noise), the paper's Adam 1e-4, batch 16",
+        summary="the model shipped before musicnn: the cross-attention network on rendered solo notes and IRMAS-like "
+        "mixes (FluidR3, half of the clips with reverb/EQ/noise), the paper's Adam 1e-4, batch 16",
     ),
 }
 

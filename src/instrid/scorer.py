@@ -125,6 +125,7 @@ class SklearnScorer:
     """``Scorer``'s interface over a classical baseline: descriptor statistics of each window -> predict_proba."""
 
     device, precision, batch_size = torch.device("cpu"), "fp32", BATCH_SIZE  # scikit-learn takes all windows at once
+    activation = "softmax"
 
     def __init__(self, model, entry: ModelEntry, n_classes: int):
         self.model, self.entry, self.n_classes = model, entry, n_classes

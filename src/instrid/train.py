@@ -13,6 +13,7 @@ process taking its share of every epoch's batches; rank 0 validates and writes t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from torch import nn
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .data import load_dataset
+from .data import Clip, load_dataset
+from .fileio import atomic_write
 from .dataset import class_list, excerpt_clips, tasks_of, train_validation
 from .distributed import init_distributed
 from .errors import CheckpointError, DataError, ParameterError
@@ -116,15 +118,18 @@ class Split:
     """Windows of a set of clips: inputs (N, ...), label of each window, clip of each window."""
 
     inputs: dict[str, np.ndarray]
-    labels: np.ndarray  # (N,) class index
+    labels: np.ndarray  # (N,) class index; -1: no instrument (a negative example, sigmoid loss only)
     clip_index: np.ndarray  # (N,)
     clip_labels: np.ndarray  # (n_clips,)
+    clip_ids: list[str]
+    hop: int  # frames between windows
 
 
 def make_split(packed, clips, entry: ModelEntry, classes: tuple[str, ...], hop: int) -> Split:
-    inputs, clip_index = load_windows(packed, [c.clip_id for c in clips], entry, hop=hop)
-    clip_labels = np.array([classes.index(c.labels[0]) for c in clips])
-    return Split(inputs, clip_labels[clip_index], clip_index, clip_labels)
+    ids = [c.clip_id for c in clips]
+    inputs, clip_index = load_windows(packed, ids, entry, hop=hop)
+    clip_labels = np.array([classes.index(c.labels[0]) if c.labels else -1 for c in clips])
+    return Split(inputs, clip_labels[clip_index], clip_index, clip_labels, ids, hop)
 
 
 def clip_metrics(probs: np.ndarray, split: Split, classes) -> dict:
@@ -145,9 +150,11 @@ def train(
     workers: int | None = None,
     progress: bool = True,
     extra_data: Sequence[str | Path] = (),
+    exclude_library: str | None = None,
 ) -> dict:
     """Train ``config.model`` on the dataset at ``data_dir`` into the run folder ``out_dir``; returns run.json.
-    Every clip of the ``extra_data`` folders (e.g. real recordings listed in a labels.csv) is added to training."""
+    Every clip of the ``extra_data`` folders (e.g. real recordings listed in a labels.csv) is added to training;
+    clips whose source is ``exclude_library`` are left out (leave-one-library-out, see ``libraries.py``)."""
     out_dir = Path(out_dir)
     entry = get_entry(config.model)
     device = resolve_device(config.device)
@@ -161,10 +168,10 @@ def train(
         raise CheckpointError(f"{out_dir}: --resume with other settings than the run's ({previous['train']}); only --epochs may change")
 
     task = config.task or entry.task
-    clips = load_dataset(data_dir)
-    extra = [dataclasses.replace(c, clip_id=f"{Path(folder).name}-{c.clip_id}", split="train") for folder in extra_data for c in load_dataset(folder)]
+    clips = [c for c in load_dataset(data_dir) if c.source != exclude_library]
     train_clips, val_clips = train_validation(clips, task, seed=config.seed)
-    train_clips += [c for c in extra if len(c.labels) == 1]
+    negatives = config.loss == "sigmoid"  # clips labelled with no instrument teach a sigmoid model to answer none
+    train_clips += [c for c in extra_clips(extra_data) if (len(c.labels) == 1 or (negatives and not c.labels)) and c.source != exclude_library]
     classes = class_list(train_clips + val_clips)
     val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) else []
     cache = Path(cache) if cache else Path(data_dir) / "features"
@@ -194,6 +201,7 @@ def train(
         "activation": config.loss,
         "data": str(data_dir),
         "extra_data": [str(folder) for folder in extra_data],
+        "excluded_library": exclude_library,
         "n_clips": {"train": len(train_clips), "validation": len(val_clips), "validation_excerpts": len(val_excerpts)},
         "n_windows": {"train": len(train_split.labels), "validation": len(val_split.labels)},
         "precision": precision,
@@ -219,7 +227,8 @@ def train(
         run["parameters"] = count_parameters(net)
         optimizer = make_optimizer(config.optimizer, [p for p in net.parameters() if p.requires_grad], config.lr, config.weight_decay)
         if getattr(net, "embeds_once", False):  # a frozen pretrained network: its embeddings are computed once
-            train_split, val_split = (embed_split(net, split, device, run["precision"]) for split in (train_split, val_split))
+            store = Path(cache) / f"embeddings-{embedding_key(net, run['precision'])}"
+            train_split, val_split = (embed_split(net, split, device, run["precision"], store) for split in (train_split, val_split))
         if resume and run["history"]:
             net.load_state_dict(ckpt.load_weights(out_dir / ckpt.LAST_WEIGHTS))
             tensors = ckpt.load_weights(out_dir / ckpt.OPTIMIZER_STATE)
@@ -297,24 +306,49 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
 
 
 def one_hot_bce(n_classes: int):
-    """Binary cross-entropy of each class's sigmoid against the window's one label."""
+    """Binary cross-entropy of each class's sigmoid against the window's one label (none for label -1)."""
 
     def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return nn.functional.binary_cross_entropy_with_logits(logits, nn.functional.one_hot(labels, n_classes).float())
+        targets = nn.functional.one_hot(labels.clamp(min=0), n_classes).float() * (labels >= 0)[:, None]
+        return nn.functional.binary_cross_entropy_with_logits(logits, targets)
 
     return loss
 
 
+def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:
+    """Every clip of ``folders`` as a training clip, its id prefixed with the folder's name."""
+    return [dataclasses.replace(c, clip_id=f"{Path(folder).name}-{c.clip_id}", split="train") for folder in folders for c in load_dataset(folder)]
+
+
+def embedding_key(net, precision: str) -> str:
+    """What a frozen network's embeddings depend on: its weights and settings, and the precision."""
+    digest = hashlib.sha1(f"{net.config}{precision}".encode())
+    for value in net.backbone.state_dict().values():
+        digest.update(value.cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
 @torch.inference_mode()
-def embed_split(net, split: Split, device: torch.device, precision: str, batch_size: int = 64) -> Split:
-    """``split`` with its windows replaced by the frozen network's embeddings (N, D), computed once."""
+def embed_split(net, split: Split, device: torch.device, precision: str, store: Path, batch_size: int = 64) -> Split:
+    """``split`` with its windows replaced by the frozen network's embeddings (N, D), each clip's kept in
+    ``store`` (``<clip_id>-<hop>.npy``), so that later runs on the same clips (e.g. the folds of a
+    leave-one-library-out evaluation) compute none again."""
     net.eval()
-    mel = split.inputs["mel"]
+    store.mkdir(parents=True, exist_ok=True)
+    files = [store / f"{clip_id}-{split.hop}.npy" for clip_id in split.clip_ids]
+    per_clip: list[np.ndarray | None] = [np.load(f) if f.exists() else None for f in files]
+    todo = np.flatnonzero(np.isin(split.clip_index, [i for i, e in enumerate(per_clip) if e is None]))
+    mel = split.inputs["mel"][todo]
     out = []
     for i in range(0, len(mel), batch_size):
         with autocast(device, precision):
             out.append(net.embed(to_device({"mel": mel[i : i + batch_size]}, device)["mel"]).float().cpu().numpy())
-    embeddings = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    if out:
+        computed, owners = np.concatenate(out), split.clip_index[todo]
+        for i in np.unique(owners):
+            per_clip[i] = computed[owners == i]
+            atomic_write(files[i], lambda f, e=per_clip[i]: np.save(f, e))
+    embeddings = np.concatenate(per_clip) if per_clip else np.zeros((0, 0), np.float32)  # windows are in clip order
     return dataclasses.replace(split, inputs={"embedding": embeddings})
 
 

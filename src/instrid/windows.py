@@ -100,8 +100,11 @@ def mean_by_clip(probs: np.ndarray, clip_index: np.ndarray, n_clips: int) -> np.
     return sums / np.maximum(counts, 1)
 
 
-def excerpt_scores(window_probs: np.ndarray) -> np.ndarray:
-    """Han's aggregation: the class-wise mean of an excerpt's window probabilities (W, C), divided by its
-    maximum, so the top class scores 1. Returns (C,)."""
+def excerpt_scores(window_probs: np.ndarray, activation: str = "softmax") -> np.ndarray:
+    """An excerpt's class scores (C,) from its window probabilities (W, C): the class-wise mean. For softmax
+    models (the papers') Han's aggregation divides it by its maximum, so the top class scores 1; sigmoid
+    models score each class on its own, so the mean is kept as it is — a score that says how sure the model is."""
     mean = window_probs.mean(axis=0)
+    if activation == "sigmoid":
+        return mean
     return mean / mean.max() if mean.max() > 0 else mean

@@ -156,7 +156,7 @@ def write_metadata(root: Path, clips: list[Clip]) -> None:
 
 def read_labels_csv(root: str | Path) -> list[Clip]:
     """A set of recordings listed in ``labels.csv``: columns ``file`` (relative to the folder) and ``label``, or
-    ``labels`` (codes joined by ``;``), and optionally ``source``, whose repository part (``owner/name:path``
+    ``labels`` (codes joined by ``;``; empty: no instrument), and optionally ``source``, whose repository part (``owner/name:path``
     -> ``name``) names the clip's sample library. Every clip is in split ``test`` and counts for every task;
     ``instrid train`` trains on such a set's clips."""
     root = Path(root)
@@ -166,7 +166,7 @@ def read_labels_csv(root: str | Path) -> list[Clip]:
     if column is None or "file" not in rows[0]:
         raise DataError(f"{root / LABELS_FILE}: expected columns file and label (or labels)")
     return [
-        Clip(_clip_id(root, root / r["file"]), root / r["file"], tuple(sorted(r[column].split(";"))), "test", "",
+        Clip(_clip_id(root, root / r["file"]), root / r["file"], tuple(sorted(x for x in r[column].split(";") if x)), "test", "",
              library_of(r.get("source") or "") or root.name)
         for r in rows
     ]  # fmt: skip

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import features
+from ..errors import ParameterError
 from ..features import FeatureConfig
 from .registry import register
 
@@ -37,6 +38,7 @@ MTT_TAGS = (
     "female vocal", "beats", "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
 )  # fmt: skip
 TF_EPSILON = 1e-3  # tf.layers.batch_normalization's default
+EMBEDDINGS = ("pooled", "penultimate")
 
 
 def weights_file():
@@ -130,6 +132,8 @@ class MusicnnConfig:
 class MusicnnClassifier(nn.Module):
     def __init__(self, config: MusicnnConfig):
         super().__init__()
+        if config.embedding not in EMBEDDINGS:
+            raise ParameterError(f"musicnn embedding {config.embedding!r}: choose one of {', '.join(EMBEDDINGS)}")
         self.config = config
         on_meta = torch.empty(0).device.type == "meta"  # built to check a run's shapes: no weights to load
         self.backbone = load_pretrained() if config.pretrained and not on_meta else MusicnnMTT()
