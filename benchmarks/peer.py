@@ -31,7 +31,9 @@ SIX = {"cel": "cel", "flu": "flu", "pia": "pia", "vio": "vio", "gac": "guitar", 
 
 def peer_predictions(python: str, script: str, labels_csv: Path) -> dict[str, str]:
     """File (relative to the set) -> musicnn's six-way class."""
-    out = subprocess.run([python, script, str(labels_csv), "--models", "MTT_musicnn"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python, script, str(labels_csv), "--models", "MTT_musicnn"], check=True, capture_output=True, text=True
+    )
     return {row["file"]: row["MTT_musicnn"]["pred"] for row in json.loads(out.stdout)["files"]}
 
 
@@ -54,7 +56,9 @@ def main():
     parser.add_argument("--run", default=None, help="instrid run folder (default: the shipped model)")
     args = parser.parse_args()
     if not Path(args.peer_python).exists() or not Path(args.peer_script).exists():
-        print(f"peer: {args.peer_python} or {args.peer_script} not found; set up the musicnn environment first (skipped)")
+        print(
+            f"peer: {args.peer_python} or {args.peer_script} not found; set up the musicnn environment first (skipped)"
+        )
         return
     shipped = Recognizer.load(args.run)
     for item in args.set:

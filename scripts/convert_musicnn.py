@@ -33,17 +33,26 @@ def batch_norm(reader, tf_name: str, torch_name: str) -> dict[str, np.ndarray]:
 
 def conv2d(reader, tf_name: str, torch_name: str) -> dict[str, np.ndarray]:
     kernel = reader.get_tensor(f"{tf_name}/kernel")  # (kh, kw, in, out)
-    return {f"{torch_name}.weight": kernel.transpose(3, 2, 0, 1), f"{torch_name}.bias": reader.get_tensor(f"{tf_name}/bias")}
+    return {
+        f"{torch_name}.weight": kernel.transpose(3, 2, 0, 1),
+        f"{torch_name}.bias": reader.get_tensor(f"{tf_name}/bias"),
+    }
 
 
 def conv1d(reader, tf_name: str, torch_name: str) -> dict[str, np.ndarray]:
     """A (7, features, 1, out) kernel over a (time, features, 1) map is a 1-d convolution over time."""
     kernel = reader.get_tensor(f"{tf_name}/kernel")[:, :, 0, :]  # (7, in, out)
-    return {f"{torch_name}.weight": kernel.transpose(2, 1, 0), f"{torch_name}.bias": reader.get_tensor(f"{tf_name}/bias")}
+    return {
+        f"{torch_name}.weight": kernel.transpose(2, 1, 0),
+        f"{torch_name}.bias": reader.get_tensor(f"{tf_name}/bias"),
+    }
 
 
 def dense(reader, tf_name: str, torch_name: str) -> dict[str, np.ndarray]:
-    return {f"{torch_name}.weight": reader.get_tensor(f"{tf_name}/kernel").T, f"{torch_name}.bias": reader.get_tensor(f"{tf_name}/bias")}
+    return {
+        f"{torch_name}.weight": reader.get_tensor(f"{tf_name}/kernel").T,
+        f"{torch_name}.bias": reader.get_tensor(f"{tf_name}/bias"),
+    }
 
 
 def convert(checkpoint: str) -> dict[str, np.ndarray]:

@@ -65,7 +65,7 @@ def drums(font: Path, rng: np.random.Generator) -> np.ndarray:
     events = []
     for i in range(int(SECONDS / eighth)):
         events += [(i * eighth, 42)] + [(i * eighth, 36)] * (i % 4 == 0) + [(i * eighth, 38)] * (i % 4 == 2)
-    out, t = [], 0.0
+    out = []
     block = 441
     for start in range(0, int(SECONDS * RENDER_SR), block):
         for when, note in [e for e in events if start <= e[0] * RENDER_SR < start + block]:

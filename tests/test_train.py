@@ -197,3 +197,37 @@ def test_bad_settings_fail_before_any_work(bad, tmp_path):
     with pytest.raises(ParameterError):
         train(tmp_path / "no-data", tmp_path / "run", TrainConfig(**bad), progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_musicnn_head_with_sigmoid_loss_negatives_and_leave_one_library_out(tmp_path, write_audio):
+    """The shipped recipe's path, small: frozen musicnn embeddings (computed once, then cached), extra clips
+    with no instrument, per-class sigmoid scores, and one fold per library trained without it."""
+    from conftest import tone
+
+    from instrid.data import render_dataset
+    from instrid.libraries import leave_one_library_out
+    from instrid.scorer import load_scorer
+
+    data = tmp_path / "data"
+    clips = render_dataset(data, size="tiny", seed=0, libraries=("fluid", "timgm"), progress=False)
+    negatives = tmp_path / "negatives"
+    for i in range(4):
+        write_audio(f"negatives/noise-{i}.wav", tone(50.0 + 10 * i, 3.0))
+    (negatives / "labels.csv").write_text("file,label,source\n" + "".join(f"noise-{i}.wav,,hum\n" for i in range(4)))
+    config = TrainConfig(model="musicnn", epochs=2, lr=1e-2, batch_size=8, loss="sigmoid", task="solo")
+    cache = tmp_path / "cache"
+    run = train(data, tmp_path / "run", config, cache=cache, extra_data=[negatives], progress=False)
+    assert run["activation"] == "sigmoid" and run["n_clips"]["train"] == sum(c.task == "solo" and c.split == "train" for c in clips) + 4
+    stored = list(cache.glob("embeddings-*/*.npy"))
+    assert len(stored) == run["n_clips"]["train"] + run["n_clips"]["validation"]  # one file per clip
+    scorer, _ = load_scorer(tmp_path / "run", device="cpu")
+    assert scorer.activation == "sigmoid"
+
+    result = leave_one_library_out(data, tmp_path / "lolo", config, cache=cache, progress=False)
+    assert set(result["libraries"]) == {"fluid", "timgm"}  # the tiny set's two sample libraries
+    for library, fold in result["libraries"].items():
+        held_out = [c for c in clips if c.source == library and c.task == "solo"]
+        assert fold["clips"] == len(held_out) and 0 <= fold["accuracy"] <= 1
+        trained_on = json.loads((tmp_path / "lolo" / library / "run.json").read_text())
+        assert trained_on["excluded_library"] == library
+    assert json.loads((tmp_path / "lolo" / "lolo.json").read_text())["mean_accuracy"] == result["mean_accuracy"]

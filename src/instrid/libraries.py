@@ -66,8 +66,15 @@ def leave_one_library_out(
         correct = [p == c.labels[0] for p, c in zip(predicted, held_out)]
         per_class = {k: f"{sum(ok for ok, c in zip(correct, held_out) if c.labels[0] == k)}/{sum(c.labels[0] == k for c in held_out)}"
                      for k in classes if any(c.labels[0] == k for c in held_out)}  # fmt: skip
-        result["libraries"][library] = {"accuracy": float(np.mean(correct)), "clips": len(held_out), "per_class": per_class}
-        print(f"{library}: {np.mean(correct):.1%} of {len(held_out)} clips ({', '.join(f'{k} {v}' for k, v in per_class.items())})", flush=True)
+        result["libraries"][library] = {
+            "accuracy": float(np.mean(correct)),
+            "clips": len(held_out),
+            "per_class": per_class,
+        }
+        print(
+            f"{library}: {np.mean(correct):.1%} of {len(held_out)} clips ({', '.join(f'{k} {v}' for k, v in per_class.items())})",
+            flush=True,
+        )
     accuracies = [r["accuracy"] for r in result["libraries"].values()]
     result["mean_accuracy"] = float(np.mean(accuracies))
     text = json.dumps(result, indent=1)

@@ -27,11 +27,11 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .data import Clip, load_dataset
-from .fileio import atomic_write
 from .dataset import class_list, excerpt_clips, tasks_of, train_validation
 from .distributed import init_distributed
 from .errors import CheckpointError, DataError, ParameterError
 from .evaluate import choose_run_threshold
+from .fileio import atomic_write
 from .metrics import single_label_report
 from .models import ModelEntry, count_parameters, get_entry
 from .models.classical import window_statistics

@@ -84,7 +84,9 @@ class MusicnnMTT(nn.Module):
         super().__init__()
         self.input_norm = nn.BatchNorm2d(1, eps=TF_EPSILON)
         self.timbral = nn.ModuleList(FrequencyPooledConv(204, (7, bands), (3, 3)) for bands in (38, 67))
-        self.temporal = nn.ModuleList(FrequencyPooledConv(51, (frames, 1), same_padding(frames)) for frames in (128, 64, 32))
+        self.temporal = nn.ModuleList(
+            FrequencyPooledConv(51, (frames, 1), same_padding(frames)) for frames in (128, 64, 32)
+        )
         front = 2 * 204 + 3 * 51  # 561
         self.midend = nn.ModuleList([MidendConv(front, midend), MidendConv(midend, midend), MidendConv(midend, midend)])
         self.pooled_dim = 2 * (front + 3 * midend)  # 1506
@@ -140,7 +142,9 @@ class MusicnnClassifier(nn.Module):
         if config.freeze:
             self.backbone.requires_grad_(False)
         width = self.backbone.pooled_dim if config.embedding == "pooled" else self.backbone.dense.out_features
-        self.classifier = nn.Sequential(nn.LayerNorm(width), nn.Dropout(config.dropout), nn.Linear(width, config.n_classes))
+        self.classifier = nn.Sequential(
+            nn.LayerNorm(width), nn.Dropout(config.dropout), nn.Linear(width, config.n_classes)
+        )
 
     def train(self, mode: bool = True):
         super().train(mode)
