@@ -231,3 +231,9 @@ def test_musicnn_head_with_sigmoid_loss_negatives_and_leave_one_library_out(tmp_
         trained_on = json.loads((tmp_path / "lolo" / library / "run.json").read_text())
         assert trained_on["excluded_library"] == library
     assert json.loads((tmp_path / "lolo" / "lolo.json").read_text())["mean_accuracy"] == result["mean_accuracy"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_weight_decay_reaches_every_optimizer(name):
+    optimizer = make_optimizer(name, torch.nn.Linear(2, 2).parameters(), 1e-2, weight_decay=0.1)
+    assert all(group["weight_decay"] == 0.1 for group in optimizer.param_groups)

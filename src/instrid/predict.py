@@ -1,9 +1,10 @@
 """Recognise the instruments in recordings of any length: ``Recognizer.load().predict("song.wav")``.
 
-A recording is cut into the model's windows (1 s for the cross-attention network) with a 50 % hop; each
-window gets class probabilities; the file's scores are Han et al.'s aggregation — the class-wise mean over
-windows divided by its maximum — and the instruments whose score reaches the run's theta are reported,
-best first. Windows quieter than ``SILENCE_DBFS`` are silence: they get no instrument and take no part in
+A recording is cut into the model's windows (3 s for the shipped musicnn head, 1 s for the cross-attention
+network) with a 50 % hop; each window gets class probabilities; the file's scores are the class-wise mean
+over windows (``windows.excerpt_scores``: kept as it is for sigmoid models, divided by its maximum — Han
+et al.'s aggregation — for softmax ones), and the instruments whose score reaches the run's theta are
+reported, best first. Windows quieter than ``SILENCE_DBFS`` are silence: they get no instrument and take no part in
 the scores, and a recording that is silence throughout is reported as such, with no instrument.
 
 The file is decoded, resampled, analysed and scored block by block (``features.extract_stream``), so memory

@@ -72,7 +72,7 @@ class TrainConfig:
     patience: int = option(10, "early stopping: epochs without a lower validation loss (0: off)")
     loss: str = option("softmax", "softmax: one class per window (the papers); sigmoid: each class scored on its own, "
                        "so an answer may be several classes or none", choices=LOSSES)
-    weight_decay: float = option(0.0, "L2 penalty of the optimizer (AdamW-style for adam)")
+    weight_decay: float = option(0.0, "weight decay (decoupled, AdamW-style, for adam, lookahead and ranger)")
     mask_noise_std: float = option(0.0, "std of the Gaussian noise on the pitch mask (off: see the docs)", flag="--mask-noise")
     task: str = option("", "rendered task to train on (default: the model's, mix or solo)")
     device: str = option("auto", "auto (CUDA when there is one), cpu, cuda, cuda:N")
@@ -95,21 +95,23 @@ class TrainConfig:
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """The paper's six optimizers; Lookahead (around Adam) and Ranger come from ``pytorch_optimizer``."""
+    """The paper's six optimizers; Lookahead (around Adam) and Ranger come from ``pytorch_optimizer``.
+    ``weight_decay`` is decoupled (AdamW) for Adam, Lookahead and Ranger, an L2 term for SGD, RMSprop and RAdam."""
+    adam = torch.optim.AdamW if weight_decay else torch.optim.Adam
     if name == "adam":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay) if weight_decay else torch.optim.Adam(params, lr=lr)
+        return adam(params, lr=lr, weight_decay=weight_decay)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if name == "radam":
-        return torch.optim.RAdam(params, lr=lr)
+        return torch.optim.RAdam(params, lr=lr, weight_decay=weight_decay)
     if name in ("lookahead", "ranger"):
         import pytorch_optimizer
 
         if name == "ranger":
-            return pytorch_optimizer.Ranger(params, lr=lr)
-        return pytorch_optimizer.Lookahead(torch.optim.Adam(params, lr=lr), k=5, alpha=0.5)
+            return pytorch_optimizer.Ranger(params, lr=lr, weight_decay=weight_decay)
+        return pytorch_optimizer.Lookahead(adam(params, lr=lr, weight_decay=weight_decay), k=5, alpha=0.5)
     raise ParameterError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
 
 
