@@ -21,3 +21,12 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "instrid render" in result.stderr
+
+
+def test_help_and_version_start_without_torch():
+    code = ("import sys; from instrid.cli import main\n"
+            "for argv in (['--version'], ['--help']):\n    try: main(argv)\n    except SystemExit: pass\n"
+            "print('torch' in sys.modules)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.startswith("instrid 0.") and "predict" in result.stdout
+    assert result.stdout.strip().endswith("False")  # --help and --version never import torch

@@ -86,8 +86,8 @@ def _model_settings(pairs: list[str]) -> dict:
 
 
 def _lolo(args) -> None:
+    from .config import TrainConfig
     from .libraries import leave_one_library_out
-    from .train import TrainConfig
 
     if args.model is None:
         raise ParameterError("lolo needs --model")
@@ -186,7 +186,10 @@ def _experiment(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="instrid", description="Recognise the instruments playing in a recording.")
+    parser.add_argument("--version", action="version", version=f"instrid {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("render", help="render the default dataset from SoundFonts")
@@ -217,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("models", help="list the registered models with their parameter counts")
     p.set_defaults(handler=_models)
 
-    from .train import TrainConfig
+    from .config import TrainConfig
 
     def training_options(p):
         p.add_argument("--extra-data", action="append", default=[], type=Path, metavar="DIR", help="more training clips, all of "

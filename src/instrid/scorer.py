@@ -12,12 +12,12 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
+from .config import PRECISIONS
 from .errors import ParameterError
 from .models import ModelEntry
 from .models.classical import window_statistics
 
 BATCH_SIZE = 64  # windows per forward pass
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @functools.cache

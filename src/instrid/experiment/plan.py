@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ..config import TrainConfig
 from ..errors import ParameterError
-from ..train import TrainConfig
 
 
 @dataclass(frozen=True)
