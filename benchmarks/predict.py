@@ -62,21 +62,22 @@ def main() -> None:
         t = time.perf_counter()
         y = audio.resample(y, orig_sr=sr, target_sr=recognizer.sample_rate)
         times["resample"] = time.perf_counter() - t
-        spec = recognizer.entry.features.frontend
+        config = recognizer.entry.features
         t = time.perf_counter()
-        arrays = {"mel": features.log_mel(y, spec)}
-        times["log-mel"] = time.perf_counter() - t
-        t = time.perf_counter()
-        track = features.pitch_track(y, spec)
-        arrays.update(f0=track.f0, voiced_prob=track.voiced_prob)
-        times["pYIN"] = time.perf_counter() - t
-        starts = input_windows(arrays["mel"].shape[1], size=recognizer.entry.window, hop=evaluation_hop(recognizer.entry))
-        times["windows + mask"], times["network"], probs = 0.0, 0.0, []
+        arrays = {config.frontend.field: config.frontend.frames(y)}
+        times["front end"] = time.perf_counter() - t
+        if config.pitch:
+            t = time.perf_counter()
+            track = features.pitch_track(y, config.frontend)
+            arrays.update(f0=track.f0, voiced_prob=track.voiced_prob)
+            times["pYIN"] = time.perf_counter() - t
+        starts = input_windows(arrays[config.frontend.field].shape[1], size=recognizer.entry.window, hop=evaluation_hop(recognizer.entry))
+        times["windows"], times["network"], probs = 0.0, 0.0, []
         batch = recognizer.scorer.batch_size
         for i in range(0, len(starts), batch):
             t = time.perf_counter()
             inputs = windows_at(arrays, recognizer.entry, starts[i : i + batch])
-            times["windows + mask"] += time.perf_counter() - t
+            times["windows"] += time.perf_counter() - t
             t = time.perf_counter()
             probs.append(recognizer.scorer.probabilities(inputs))
             times["network"] += time.perf_counter() - t
@@ -84,7 +85,7 @@ def main() -> None:
         p = recognizer.predict(path, timeline=True)
         end_to_end = time.perf_counter() - t
         t = time.perf_counter()
-        scores = excerpt_scores(np.concatenate(probs)[~p.timeline.silent])  # the windows predict did not call silence
+        scores = excerpt_scores(np.concatenate(probs)[~p.timeline.silent], recognizer.scorer.activation)  # the windows predict did not call silence
         times["aggregation"] = time.perf_counter() - t
     duration = len(y) / recognizer.sample_rate
     staged = sum(times.values())

@@ -12,7 +12,7 @@ from conftest import tone
 from instrid.cli import main
 from instrid.labels import IRMAS_CLASSES
 from instrid.predict import Recognizer
-from instrid.tagging import ResultFile
+from instrid.tagging import ResultFile, tag
 from instrid.windows import input_windows
 
 
@@ -66,6 +66,16 @@ def test_predict_folder_streams_results_skips_bad_files_and_resumes(tiny_run, wr
     assert main(argv) == 1  # only the broken file is tried again
     assert capsys.readouterr().out == ""
     assert [json.loads(line)["path"] for line in out.read_text().splitlines()] == [d["path"] for d in lines]
+
+
+def test_workers_give_the_same_answers_in_the_same_order(recognizer, write_audio, tmp_path):
+    paths = [write_audio(f"w/{i}.wav", tone(220 * (i + 1), 1.0 + 0.3 * i)) for i in range(4)]
+    (tmp_path / "w" / "2.wav").write_bytes(b"not audio")
+    seen = []
+    one, one_errors = tag([tmp_path / "w"], recognizer, workers=1, progress=False)
+    two, two_errors = tag([tmp_path / "w"], recognizer, workers=2, progress=False, on_result=seen.append)
+    assert [p.path for p in two] == [p.path for p in one] == [str(paths[i]) for i in (0, 1, 3)] and seen == two
+    assert [p.scores for p in two] == [p.scores for p in one] and one_errors.keys() == two_errors.keys() == {str(paths[2])}
 
 
 def test_csv_output_and_result_file_checks(tiny_run, write_audio, tmp_path, capsys):

@@ -148,11 +148,18 @@ def _predict(args) -> None:
     from .tagging import tag
 
     recognizer = Recognizer.load(args.run, device=args.device)
-    predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline)
-    if args.format == "csv":
-        sys.stdout.write(csv_header())
-    for p in predictions:
+    shown = 0
+
+    def show(p) -> None:  # each result as soon as it is known, in the files' order
+        nonlocal shown
+        if args.format == "csv" and not shown:
+            sys.stdout.write(csv_header())
         sys.stdout.write(FORMATS[args.format](p))
+        shown += 1
+        sys.stdout.flush()
+
+    predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline,
+                              workers=args.workers, on_result=show)  # fmt: skip
     if args.out:
         print(f"results: {args.out}", file=sys.stderr)
     if errors:
@@ -266,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeline", action="store_true", help="also the scores of every window (which instrument when)")
     p.add_argument("--threshold", type=float, default=None, help="theta on the max-normalised scores (default: the run's)")
     p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")
+    p.add_argument("--workers", type=int, default=None, help="processes sharing a folder's files (default: one per core; 1 on a GPU)")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=_predict)
 

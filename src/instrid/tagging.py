@@ -3,11 +3,15 @@ run resumes from, and report unreadable files without stopping."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import csv
 import io
+import itertools
 import json
+import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -79,9 +83,13 @@ def tag(
     threshold: float | None = None,
     timeline: bool = False,
     progress: bool = True,
+    workers: int | None = 1,
+    on_result: Callable[[Prediction], None] | None = None,
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file; returns the new predictions and ``{path: reason}`` for the files that failed.
-    With ``out``, results stream there and files already in it are skipped."""
+    With ``out``, results stream there and files already in it are skipped. ``workers`` processes (None: one
+    per core on CPU, one on a GPU) share the files; results come in the files' order all the same, each passed
+    to ``on_result`` as soon as it and those before it are done."""
     paths = list(paths)
     found, errors = audio_files(paths)
     if not found and not errors:
@@ -89,16 +97,60 @@ def tag(
                              f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
     results = ResultFile(out) if out else None
     files = [f for f in found if results is None or resolved(f) not in results.done]
+    if workers is None:
+        workers = 1 if recognizer.device.type == "cuda" else os.cpu_count() or 1
+    if workers < 1:
+        raise ParameterError(f"--workers {workers}: give at least 1")
     predictions = []
-    for f in tqdm(files, desc="predict", unit="file", disable=not progress or len(files) < 2):
-        try:
-            p = recognizer.predict(f, threshold=threshold, timeline=timeline)
-        except InstridError as err:
-            errors[str(f)] = printable(str(err))
-            continue
-        predictions.append(p)
-        if results is not None:
-            results.add(p)
+    with _predictions(files, recognizer, min(workers, len(files)), threshold, timeline) as outcomes:
+        for f, outcome in tqdm(zip(files, outcomes), total=len(files), desc="predict", unit="file",
+                               disable=not progress or len(files) < 2):  # fmt: skip
+            if isinstance(outcome, str):
+                errors[str(f)] = outcome
+                continue
+            predictions.append(outcome)
+            if results is not None:
+                results.add(outcome)
+            if on_result is not None:
+                on_result(outcome)
     if results is not None:
         results.close()
     return predictions, errors
+
+
+def _predict_file(recognizer: Recognizer, path: Path, threshold: float | None, timeline: bool) -> Prediction | str:
+    """The file's prediction, or the one-line reason it could not be read."""
+    try:
+        return recognizer.predict(path, threshold=threshold, timeline=timeline)
+    except InstridError as err:
+        return printable(str(err))
+
+
+_worker_recognizer: Recognizer | None = None  # in a worker process: its own copy of the model
+
+
+def _start_worker(run_dir: Path, device: str, threads: int) -> None:
+    global _worker_recognizer
+    import torch
+
+    torch.set_num_threads(threads)
+    _worker_recognizer = Recognizer(run_dir, device=device)
+
+
+def _worker_predict(path: Path, threshold: float | None, timeline: bool) -> Prediction | str:
+    return _predict_file(_worker_recognizer, path, threshold, timeline)
+
+
+@contextlib.contextmanager
+def _predictions(files: list[Path], recognizer: Recognizer, workers: int, threshold: float | None, timeline: bool):
+    """The outcomes of ``_predict_file`` for ``files``, in order: in this process, or over ``workers`` processes
+    (started with spawn, each with its share of the cores' threads, and its own copy of the model)."""
+    if workers <= 1:
+        yield (_predict_file(recognizer, f, threshold, timeline) for f in files)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+        initargs=(recognizer.run_dir, str(recognizer.device), threads),
+    ) as pool:  # fmt: skip
+        yield pool.map(_worker_predict, files, itertools.repeat(threshold), itertools.repeat(timeline))
