@@ -1,6 +1,7 @@
 """End-to-end speed of `instrid predict` on a 3-minute recording, with the share of each stage.
 
     .venv/bin/python benchmarks/predict.py [--run RUN_DIR] [--data DIR] [--minutes 3]
+    .venv/bin/python benchmarks/predict.py --folder 8 --minutes 0.5 [--workers 2]   # a folder's throughput
 
 The recording is made by joining rendered ``mix-long`` excerpts (from ``--data``, or the ``tiny`` dataset
 rendered into a temporary folder) into one stereo 48 kHz FLAC, so decoding and resampling are exercised.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +25,7 @@ import soundfile
 from instrid import audio, features
 from instrid.data import load_dataset, render_dataset
 from instrid.predict import Recognizer
+from instrid.tagging import tag
 from instrid.windows import evaluation_hop, excerpt_scores, input_windows, windows_at
 
 FILE_SR = 48_000
@@ -41,11 +44,32 @@ def make_recording(data: Path, minutes: float, out: Path) -> Path:
     return out
 
 
+def folder_throughput(recognizer: Recognizer, data: Path, args, tmp: Path) -> None:
+    """Audio seconds tagged per second for a folder, with one process and with ``args.workers`` (start-up included)."""
+    folder = tmp / "folder"
+    folder.mkdir()
+    first = make_recording(data, args.minutes, folder / "0.flac")
+    for i in range(1, args.folder):
+        shutil.copy(first, folder / f"{i}.flac")
+    seconds = args.folder * args.minutes * 60
+    rates = {}
+    for workers in (1, args.workers):
+        t = time.perf_counter()
+        predictions, _ = tag([folder], recognizer, workers=workers, progress=False)
+        rates[workers] = seconds / (time.perf_counter() - t)
+        print(f"{recognizer.entry.name}, {args.folder} files of {args.minutes:g} min, --workers {workers}: "
+              f"{rates[workers]:.1f} audio-seconds per second", flush=True)  # fmt: skip
+    print(f"--workers {args.workers} / --workers 1 = {rates[args.workers] / rates[1]:.2f}x ({os.cpu_count()} cores)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", type=Path, default=None, help="run folder (default: the shipped model)")
     parser.add_argument("--data", type=Path, default=None, help="a rendered dataset (default: render tiny)")
     parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--folder", type=int, default=0, metavar="N",
+                        help="instead: a folder of N recordings of --minutes each, tagged with 1 and with --workers processes")
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
     args = parser.parse_args()
     recognizer = Recognizer.load(args.run, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,6 +77,8 @@ def main() -> None:
         if data is None:
             data = Path(tmp) / "tiny"
             render_dataset(data, size="tiny", progress=False)
+        if args.folder:
+            return folder_throughput(recognizer, data, args, Path(tmp))
         path = make_recording(data, args.minutes, Path(tmp) / "recording.flac")
 
         times = {}

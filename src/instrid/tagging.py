@@ -83,13 +83,15 @@ def tag(
     threshold: float | None = None,
     timeline: bool = False,
     progress: bool = True,
-    workers: int | None = 1,
+    workers: int = 1,
     on_result: Callable[[Prediction], None] | None = None,
 ) -> tuple[list[Prediction], dict[str, str]]:
     """Predict every file; returns the new predictions and ``{path: reason}`` for the files that failed.
-    With ``out``, results stream there and files already in it are skipped. ``workers`` processes (None: one
-    per core on CPU, one on a GPU) share the files; results come in the files' order all the same, each passed
-    to ``on_result`` as soon as it and those before it are done."""
+    With ``out``, results stream there and files already in it are skipped. ``workers`` processes share the
+    files, each with its share of the cores' threads (one process already runs the network on every core, so
+    more pay off only where decoding dominates or there are many cores: ``benchmarks/predict.py --folder``);
+    results come in the files' order all the same, each passed to ``on_result`` as soon as it and those
+    before it are done."""
     paths = list(paths)
     found, errors = audio_files(paths)
     if not found and not errors:
@@ -97,8 +99,6 @@ def tag(
                              f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
     results = ResultFile(out) if out else None
     files = [f for f in found if results is None or resolved(f) not in results.done]
-    if workers is None:
-        workers = 1 if recognizer.device.type == "cuda" else os.cpu_count() or 1
     if workers < 1:
         raise ParameterError(f"--workers {workers}: give at least 1")
     predictions = []
