@@ -92,6 +92,8 @@ def tag(
     more pay off only where decoding dominates or there are many cores: ``benchmarks/predict.py --folder``);
     results come in the files' order all the same, each passed to ``on_result`` as soon as it and those
     before it are done."""
+    if workers < 1:
+        raise ParameterError(f"--workers {workers}: give at least 1")
     paths = list(paths)
     found, errors = audio_files(paths)
     if not found and not errors:
@@ -99,8 +101,6 @@ def tag(
                              f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
     results = ResultFile(out) if out else None
     files = [f for f in found if results is None or resolved(f) not in results.done]
-    if workers < 1:
-        raise ParameterError(f"--workers {workers}: give at least 1")
     predictions = []
     with _predictions(files, recognizer, min(workers, len(files)), threshold, timeline) as outcomes:
         for f, outcome in tqdm(zip(files, outcomes), total=len(files), desc="predict", unit="file",
@@ -153,4 +153,8 @@ def _predictions(files: list[Path], recognizer: Recognizer, workers: int, thresh
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
         initargs=(recognizer.run_dir, str(recognizer.device), threads),
     ) as pool:  # fmt: skip
-        yield pool.map(_worker_predict, files, itertools.repeat(threshold), itertools.repeat(timeline))
+        try:
+            yield pool.map(_worker_predict, files, itertools.repeat(threshold), itertools.repeat(timeline))
+        except concurrent.futures.BrokenExecutor:
+            raise InstridError("a worker process died (out of memory?); the files done so far are kept: "
+                               "run again with --workers 1 (and --out to skip them)") from None  # fmt: skip
