@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
     p.add_argument("--format", default="table", choices=["table", "json", "csv"], help="what to print")
     p.add_argument("--timeline", action="store_true", help="also the scores of every window (which instrument when)")
-    p.add_argument("--threshold", type=float, default=None, help="theta on the max-normalised scores (default: the run's)")
+    p.add_argument("--threshold", type=float, default=None, help="theta on the file scores (default: the run's)")
     p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")
     p.add_argument("--workers", type=int, default=1, help="processes sharing a folder's files and the cores (default 1: the "
                    "network already uses every core)")

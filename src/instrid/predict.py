@@ -34,7 +34,7 @@ SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which a window is sil
 class LabelScore:
     code: str  # IRMAS code, e.g. "vio"
     name: str  # full name, e.g. "violin"
-    score: float  # in [0, 1]; the top class scores 1
+    score: float  # in [0, 1]: the class's mean probability (sigmoid runs); for softmax runs divided by the top's
 
 
 @dataclass(frozen=True)
