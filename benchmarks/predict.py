@@ -7,7 +7,9 @@ The recording is made by joining rendered ``mix-long`` excerpts (from ``--data``
 rendered into a temporary folder) into one stereo 48 kHz FLAC, so decoding and resampling are exercised.
 Each stage is timed by calling the functions ``Recognizer.predict`` calls, in its order; the scores are then
 checked against ``Recognizer.predict`` on the same file, which runs the same stages on 30 s blocks at a time
-(leaving out the windows it found silent) and whose own time is printed last.
+(leaving out the windows it found silent) and whose own time is printed last. Where the network runs on
+ONNX Runtime (``--runtime auto`` with ``instrid[onnx]`` installed), the same windows and the same file are
+also scored with PyTorch in the same run, and the ratios are printed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import soundfile
 
 from instrid import audio, features
+from instrid.config import RUNTIMES
 from instrid.data import load_dataset, render_dataset
 from instrid.predict import Recognizer
 from instrid.tagging import tag
@@ -70,8 +73,10 @@ def main() -> None:
     parser.add_argument("--folder", type=int, default=0, metavar="N",
                         help="instead: a folder of N recordings of --minutes each, tagged with 1 and with --workers processes")
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--runtime", default="auto", choices=RUNTIMES)
     args = parser.parse_args()
-    recognizer = Recognizer.load(args.run, device="cpu")
+    recognizer = Recognizer.load(args.run, device="cpu", runtime=args.runtime)
+    reference = None if recognizer.scorer.runtime == "torch" else Recognizer.load(args.run, device="cpu", runtime="torch")
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:
@@ -98,7 +103,7 @@ def main() -> None:
             arrays.update(f0=track.f0, voiced_prob=track.voiced_prob)
             times["pYIN"] = time.perf_counter() - t
         starts = input_windows(arrays[config.frontend.field].shape[1], size=recognizer.entry.window, hop=evaluation_hop(recognizer.entry))
-        times["windows"], times["network"], probs = 0.0, 0.0, []
+        times["windows"], times["network"], torch_network, probs = 0.0, 0.0, 0.0, []
         batch = recognizer.scorer.batch_size
         for i in range(0, len(starts), batch):
             t = time.perf_counter()
@@ -107,20 +112,32 @@ def main() -> None:
             t = time.perf_counter()
             probs.append(recognizer.scorer.probabilities(inputs))
             times["network"] += time.perf_counter() - t
+            if reference:
+                t = time.perf_counter()
+                reference.scorer.probabilities(inputs)
+                torch_network += time.perf_counter() - t
         t = time.perf_counter()
         p = recognizer.predict(path, timeline=True)
         end_to_end = time.perf_counter() - t
+        if reference:
+            t = time.perf_counter()
+            reference.predict(path)
+            torch_end_to_end = time.perf_counter() - t
         t = time.perf_counter()
         scores = excerpt_scores(np.concatenate(probs)[~p.timeline.silent], recognizer.scorer.activation)  # the windows predict did not call silence
         times["aggregation"] = time.perf_counter() - t
     duration = len(y) / recognizer.sample_rate
     staged = sum(times.values())
-    print(f"{recognizer.entry.name} ({recognizer.scorer.precision}) on {duration:.0f} s of stereo 48 kHz FLAC, {os.cpu_count()} cores, "
+    print(f"{recognizer.entry.name} ({recognizer.scorer.runtime}, {recognizer.scorer.precision}) on {duration:.0f} s of stereo 48 kHz FLAC, {os.cpu_count()} cores, "
           f"{len(starts)} windows")  # fmt: skip
     for stage, seconds in times.items():
         print(f"  {stage:<15}{seconds:8.3f} s {seconds / staged:6.1%}")
     print(f"  {'sum of stages':<15}{staged:8.3f} s  = {duration / staged:.1f}x real time")
     print(f"Recognizer.predict end to end: {end_to_end:.3f} s = {duration / end_to_end:.1f}x real time")
+    if reference:
+        print(f"the same on PyTorch ({reference.scorer.precision}): network {torch_network:.3f} s "
+              f"({torch_network / times['network']:.2f}x the time), end to end {torch_end_to_end:.3f} s = "
+              f"{duration / torch_end_to_end:.1f}x real time ({torch_end_to_end / end_to_end:.2f}x the time)")  # fmt: skip
     assert np.allclose([x.score for x in p.scores], np.round(scores, 4), atol=1e-4), "stages disagree with predict"
 
 

@@ -43,3 +43,12 @@ def tiny_run(tiny_dataset, tmp_path_factory):
     net = {"d_model": 16, "d_ff": 32, "d_head": 16, "mel_channels": [4, 8, 8], "mask_channels": [4, 8, 8]}
     train(data, out, TrainConfig(model="cross_attention", epochs=1, lr=1e-3, model_config=net), progress=False)
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def instrid_cache(tmp_path_factory):
+    """ONNX exports go to a session folder, not the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("cache")
+        mp.setenv("INSTRID_CACHE", str(path))
+        yield path

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -34,3 +35,58 @@ def test_classical_models_do_not_export(tiny_dataset, tmp_path, capsys):
     train(data, tmp_path / "mlp", TrainConfig(model="mlp"), progress=False)
     assert main(["export", "--run", str(tmp_path / "mlp"), "--onnx", str(tmp_path / "m.onnx")]) == 1
     assert "only networks export" in capsys.readouterr().err
+
+
+def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, instrid_cache):
+    from instrid.scorer import load_scorer
+
+    entry, _, _ = load_model(tiny_run)
+    inputs = {name: x.numpy() for name, x in zip(entry.inputs, example_inputs(entry, batch=70))}  # two batches
+    inputs["mask"] = (inputs["mask"] > 1).astype(np.float32)
+    torch_scorer, _ = load_scorer(tiny_run, device="cpu", precision="fp32", runtime="torch")
+    onnx_scorer, _ = load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
+    assert (torch_scorer.runtime, onnx_scorer.runtime, onnx_scorer.precision) == ("torch", "onnxruntime", "fp32")
+    np.testing.assert_allclose(onnx_scorer.probabilities(inputs), torch_scorer.probabilities(inputs), atol=1e-5)
+    exports = sorted((instrid_cache / "onnx").glob("cross_attention-*.onnx"))
+    assert len(exports) == 1
+    mtime = exports[0].stat().st_mtime_ns
+    assert load_scorer(tiny_run, device="cpu")[0].runtime == "onnxruntime"  # "auto" on CPU
+    assert exports[0].stat().st_mtime_ns == mtime  # the cached export was reused
+
+
+def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, instrid_cache):
+    from safetensors.torch import load_file, save_file
+
+    from instrid.scorer import load_scorer
+
+    changed = tmp_path / "changed"
+    shutil.copytree(tiny_run, changed)
+    weights = load_file(changed / "model.safetensors")
+    name = next(k for k, v in weights.items() if v.dtype == torch.float32 and v.ndim == 2)
+    weights[name] = weights[name] * 1.5
+    save_file(weights, changed / "model.safetensors")
+    entry, _, _ = load_model(changed)
+    inputs = {name: x.numpy() for name, x in zip(entry.inputs, example_inputs(entry, batch=4))}
+    want = load_scorer(changed, device="cpu", precision="fp32", runtime="torch")[0].probabilities(inputs)
+    got = load_scorer(changed, device="cpu", runtime="onnxruntime")[0].probabilities(inputs)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert len(list((instrid_cache / "onnx").glob("cross_attention-*.onnx"))) == 2
+
+
+def test_runtime_choices_and_their_errors(tiny_run, monkeypatch, tmp_path):
+    from instrid import scorer
+    from instrid.errors import InstridError, ParameterError
+
+    with pytest.raises(ParameterError, match="runs fp32 on CPU"):
+        scorer.load_scorer(tiny_run, device="cpu", precision="bf16", runtime="onnxruntime")
+    assert scorer.load_scorer(tiny_run, device="cpu", precision="bf16")[0].runtime == "torch"  # auto keeps bf16
+    monkeypatch.setattr(scorer, "onnx_installed", lambda: False)
+    with pytest.raises(InstridError, match=r"pip install 'instrid\[onnx\]'"):
+        scorer.load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
+    assert scorer.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
+    monkeypatch.undo()
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv("INSTRID_CACHE", str(blocked / "sub"))  # a cache that cannot be made
+    with pytest.warns(UserWarning, match="cannot write its ONNX export"):
+        assert scorer.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"

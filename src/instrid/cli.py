@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from .config import RUNTIMES
 from .errors import DataError, InstridError, ParameterError
 
 
@@ -123,7 +124,8 @@ def _evaluate(args) -> None:
     from .metrics import table3
 
     result = evaluate(
-        args.run, args.data, split=args.split, cache=args.cache, device=args.device, workers=args.workers, restrict=args.restrict
+        args.run, args.data, split=args.split, cache=args.cache, device=args.device, runtime=args.runtime, workers=args.workers,
+        restrict=args.restrict,
     )
     written = save_evaluation(result, args.run)
     if args.json:
@@ -147,7 +149,7 @@ def _predict(args) -> None:
     from .predict import Recognizer
     from .tagging import tag
 
-    recognizer = Recognizer.load(args.run, device=args.device)
+    recognizer = Recognizer.load(args.run, device=args.device, runtime=args.runtime)
     shown = 0
 
     def show(p) -> None:  # each result as soon as it is known, in the files' order
@@ -178,7 +180,7 @@ def _serve(args) -> None:
     from .predict import Recognizer
     from .serve import serve
 
-    recognizer = Recognizer.load(args.run, device=args.device)
+    recognizer = Recognizer.load(args.run, device=args.device, runtime=args.runtime)
     print(f"instrid: serving {recognizer.entry.name} on http://{args.host}:{args.port}/", file=sys.stderr)
     serve(recognizer, host=args.host, port=args.port)
 
@@ -190,6 +192,12 @@ def _experiment(args) -> None:
         args.name, args.data, args.out, profile=args.profile, seeds=args.seeds, epochs=args.epochs, workers=args.workers
     )
     print(f"instrid: report written to {report}")
+
+
+def inference_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU when there is one)")
+    p.add_argument("--runtime", default="auto", choices=RUNTIMES, help="what runs the network "
+                   "(auto: ONNX Runtime on CPU when instrid[onnx] is installed, else PyTorch)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--restrict", action="store_true", help="predict only among the classes present in the split (e.g. real-notes)")
-    p.add_argument("--device", default="auto")
+    inference_options(p)
     p.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: DATA/features)")
     p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
     p.set_defaults(handler=_evaluate)
@@ -275,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")
     p.add_argument("--workers", type=int, default=1, help="processes sharing a folder's files and the cores (default 1: the "
                    "network already uses every core)")
-    p.add_argument("--device", default="auto")
+    inference_options(p)
     p.set_defaults(handler=_predict)
 
     p = commands.add_parser("export", help="export a run's network to ONNX (features stay in Python)")
@@ -287,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
-    p.add_argument("--device", default="auto")
+    inference_options(p)
     p.set_defaults(handler=_serve)
 
     from .experiment.plan import EXPERIMENTS, PROFILES

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .errors import ParameterError
 
 PRECISIONS = ("auto", "fp32", "bf16")
+RUNTIMES = ("auto", "torch", "onnxruntime")  # what runs a trained network; "auto": onnxruntime on CPU where installed
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "radam", "lookahead", "ranger")
 LOSSES = ("softmax", "sigmoid")
 

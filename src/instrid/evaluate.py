@@ -26,6 +26,7 @@ def evaluate(
     split: str = "test",
     cache: str | Path | None = None,
     device: str = "auto",
+    runtime: str = "auto",
     workers: int | None = None,
     progress: bool = True,
     restrict: bool = False,
@@ -37,7 +38,7 @@ def evaluate(
     With ``restrict``, single-label predictions are the best of the classes that occur in the split (for
     evaluation sets that cover only some classes, such as real-notes).
     """
-    scorer, run = load_scorer(run_dir, device=device)
+    scorer, run = load_scorer(run_dir, device=device, runtime=runtime)
     entry, classes, task = scorer.entry, tuple(run["labels"]), run["task"]
     clips = load_dataset(data_dir)
     single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]

@@ -81,18 +81,18 @@ class Prediction:
 class Recognizer:
     """A trained run ready to tag recordings. ``Recognizer.load()`` takes the model shipped in the package."""
 
-    def __init__(self, run_dir: str | Path, *, device: str = "auto"):
-        self.scorer, self.run = load_scorer(run_dir, device=device)
+    def __init__(self, run_dir: str | Path, *, device: str = "auto", runtime: str = "auto"):
+        self.scorer, self.run = load_scorer(run_dir, device=device, runtime=runtime)
         self.entry, self.model = self.scorer.entry, self.scorer.model
         self.labels = tuple(self.run["labels"])
         self.threshold = float(self.run["threshold"]["value"])
         self.run_dir = Path(run_dir)
 
     @classmethod
-    def load(cls, run_dir: str | Path | None = None, *, device: str = "auto") -> Recognizer:
+    def load(cls, run_dir: str | Path | None = None, *, device: str = "auto", runtime: str = "auto") -> Recognizer:
         if run_dir is None and not (SHIPPED_RUN / "run.json").is_file():
             raise CheckpointError(f"{SHIPPED_RUN}: this install ships no model; pass --run RUN_DIR from `instrid train`")
-        return cls(run_dir or SHIPPED_RUN, device=device)
+        return cls(run_dir or SHIPPED_RUN, device=device, runtime=runtime)
 
     @property
     def device(self):

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .checkpoint import load_model
-from .config import PRECISIONS
-from .errors import ParameterError
+from .config import PRECISIONS, RUNTIMES
+from .errors import InstridError, ParameterError
 from .models import ModelEntry
 from .models.classical import window_statistics
 
@@ -60,6 +62,38 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def onnx_installed() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+def resolve_runtime(runtime: str, device: torch.device, precision: str) -> str:
+    """"auto" -> "onnxruntime" for fp32 on CPU where the ``[onnx]`` extra is installed (it runs every network
+    here 1.1-2x faster than PyTorch bf16, see ``benchmarks/predict.py``), else "torch"."""
+    if runtime not in RUNTIMES:
+        raise ParameterError(f"unknown runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
+    if runtime == "onnxruntime":
+        if device.type != "cpu" or precision not in ("auto", "fp32"):
+            raise ParameterError(f"--runtime onnxruntime runs fp32 on CPU; got --device {device} --precision {precision}")
+        if not onnx_installed():
+            raise InstridError("--runtime onnxruntime needs the onnx packages: pip install 'instrid[onnx]'")
+        return runtime
+    if runtime == "auto":
+        return "onnxruntime" if device.type == "cpu" and precision in ("auto", "fp32") and onnx_installed() else "torch"
+    return runtime
+
+
+def onnx_session(entry: ModelEntry, model: torch.nn.Module, run: dict):
+    """An ONNX Runtime session of a loaded run's network (exported once into the user's cache), using as many
+    threads as PyTorch is set to."""
+    import onnxruntime
+
+    from .export import cached_onnx
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return onnxruntime.InferenceSession(str(cached_onnx(entry, model, run)), options, providers=["CPUExecutionProvider"])
+
+
 def autocast(device: torch.device, precision: str):
     """Mixed precision for the forward pass: bf16 matrix work, fp32 weights, norms and losses."""
     if precision == "bf16":
@@ -91,20 +125,30 @@ class Scorer:
     experiment, training's validation, benchmarks: on ``device``, in ``precision`` (bf16 autocast where the
     hardware runs it natively, see ``resolve_precision``), channels-last, inputs normalised with the run's
     statistics, ``batch_size`` windows per forward pass. It moves the module it is given to ``device``,
-    channels-last, in eval mode (training's validation relies on ``model.train()`` at each epoch's start)."""
+    channels-last, in eval mode (training's validation relies on ``model.train()`` at each epoch's start).
+    Given an ONNX Runtime ``session`` of the same network, that runs the forward pass instead (fp32)."""
 
     def __init__(
         self, model: torch.nn.Module, entry: ModelEntry, normalization: dict, n_classes: int,
         *, device: str | torch.device = "auto", precision: str = "auto", batch_size: int = BATCH_SIZE,
-        activation: str = "softmax",
+        activation: str = "softmax", session=None,
     ):  # fmt: skip
         self.device = resolve_device(device) if isinstance(device, str) else device
         if precision not in PRECISIONS:
             raise ParameterError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
-        self.precision = resolve_precision(precision, self.device)
+        self.precision = "fp32" if session is not None else resolve_precision(precision, self.device)
+        self.runtime = "torch" if session is None else "onnxruntime"
         self.model = model.to(self.device).to(memory_format=torch.channels_last).eval()
         self.entry, self.normalization, self.n_classes, self.batch_size = entry, normalization, n_classes, batch_size
         self.activation = activation  # "softmax": classes compete (sum to 1); "sigmoid": each scored on its own
+        self.session = session
+
+    def logits(self, batch: dict[str, np.ndarray]) -> torch.Tensor:
+        """Logits (B, n_classes) float32 of normalised windows."""
+        if self.session is not None:
+            return torch.from_numpy(self.session.run(None, {k: v.astype(np.float32, copy=False) for k, v in batch.items()})[0])
+        with autocast(self.device, self.precision):
+            return self.model(**to_device(batch, self.device)).float()
 
     @torch.inference_mode()
     def probabilities(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -112,10 +156,7 @@ class Scorer:
         n = len(next(iter(inputs.values())))
         out = []
         for i in range(0, n, self.batch_size):
-            batch = to_device(normalise({k: v[i : i + self.batch_size] for k, v in inputs.items()}, self.normalization), self.device)
-            with autocast(self.device, self.precision):
-                logits = self.model(**batch)
-            logits = logits.float()
+            logits = self.logits(normalise({k: v[i : i + self.batch_size] for k, v in inputs.items()}, self.normalization))
             probs = torch.softmax(logits, dim=1) if self.activation == "softmax" else torch.sigmoid(logits)
             out.append(probs.cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes), np.float32)
@@ -138,15 +179,33 @@ class SklearnScorer:
         return probs
 
 
-def make_scorer(entry: ModelEntry, model, run: dict, *, device: str | torch.device = "auto", precision: str = "auto") -> Scorer | SklearnScorer:
-    """The scorer of a loaded run (``checkpoint.load_model``'s ``entry, model, run``)."""
+def make_scorer(
+    entry: ModelEntry, model, run: dict, *, device: str | torch.device = "auto", precision: str = "auto", runtime: str = "torch"
+) -> Scorer | SklearnScorer:
+    """The scorer of a loaded run (``checkpoint.load_model``'s ``entry, model, run``). With ``runtime`` "auto"
+    or "onnxruntime" (see ``resolve_runtime``) the network runs on ONNX Runtime; where its export cannot be
+    written under "auto", PyTorch runs it and a warning says why."""
     n_classes = len(run["labels"])
     if entry.kind == "sklearn":
         return SklearnScorer(model, entry, n_classes)
-    return Scorer(model, entry, run["normalization"], n_classes, device=device, precision=precision, activation=run.get("activation", "softmax"))
+    device = resolve_device(device) if isinstance(device, str) else device
+    session = None
+    if resolve_runtime(runtime, device, precision) == "onnxruntime":
+        try:
+            session = onnx_session(entry, model, run)
+        except OSError as e:
+            if runtime != "auto":
+                raise InstridError(f"cannot write the ONNX export ({e}); set INSTRID_CACHE to a writable folder") from None
+            warnings.warn(f"running the network on PyTorch: cannot write its ONNX export ({e})", stacklevel=2)
+    return Scorer(
+        model, entry, run["normalization"], n_classes, device=device, precision=precision,
+        activation=run.get("activation", "softmax"), session=session,
+    )  # fmt: skip
 
 
-def load_scorer(run_dir: str | Path, *, device: str = "auto", precision: str = "auto") -> tuple[Scorer | SklearnScorer, dict]:
+def load_scorer(
+    run_dir: str | Path, *, device: str = "auto", precision: str = "auto", runtime: str = "auto"
+) -> tuple[Scorer | SklearnScorer, dict]:
     """The scorer of a run folder, and its run.json."""
     entry, model, run = load_model(run_dir)
-    return make_scorer(entry, model, run, device=device, precision=precision), run
+    return make_scorer(entry, model, run, device=device, precision=precision, runtime=runtime), run

@@ -129,12 +129,12 @@ def _predict_file(recognizer: Recognizer, path: Path, threshold: float | None, t
 _worker_recognizer: Recognizer | None = None  # in a worker process: its own copy of the model
 
 
-def _start_worker(run_dir: Path, device: str, threads: int) -> None:
+def _start_worker(run_dir: Path, device: str, runtime: str, threads: int) -> None:
     global _worker_recognizer
     import torch
 
     torch.set_num_threads(threads)
-    _worker_recognizer = Recognizer(run_dir, device=device)
+    _worker_recognizer = Recognizer(run_dir, device=device, runtime=runtime)
 
 
 def _worker_predict(path: Path, threshold: float | None, timeline: bool) -> Prediction | str:
@@ -151,7 +151,7 @@ def _predictions(files: list[Path], recognizer: Recognizer, workers: int, thresh
     threads = max(1, (os.cpu_count() or 1) // workers)
     with concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-        initargs=(recognizer.run_dir, str(recognizer.device), threads),
+        initargs=(recognizer.run_dir, str(recognizer.device), recognizer.scorer.runtime, threads),
     ) as pool:  # fmt: skip
         try:
             yield pool.map(_worker_predict, files, itertools.repeat(threshold), itertools.repeat(timeline))

@@ -124,8 +124,8 @@ class SingleBranchNet(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.feed_forward(tokens(self.proj(self.branch(x)))).mean(dim=1)  # (B, d)
 
-    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(inputs[self.input_name]))
+    def forward(self, mel: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.embed(mel if self.input_name == "mel" else mask))
 
 
 COMMON = dict(config=CrossAttentionConfig(), features=FEATURES, window=features.INPUT_FRAMES, task="mix")
