@@ -1,4 +1,5 @@
 import concurrent.futures
+import dataclasses
 import io
 import os
 import socket
@@ -14,7 +15,8 @@ from conftest import tone
 from fastapi.testclient import TestClient
 
 from instrid.predict import Recognizer
-from instrid.serve import create_app
+from instrid import features
+from instrid.serve import create_app, decibels
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -40,6 +42,8 @@ def test_api_answers_and_keeps_serving_after_bad_uploads(recognizer):
     body = r.json()
     assert body["path"] == "a.wav" and body["duration"] == pytest.approx(2.0) and body["top"]["score"] == 1.0
     assert len(body["timeline"]["starts"]) == 3 and len(body["view"]["mel"]) == 128
+    lo, hi = body["view"]["mel_db"]
+    assert lo < hi <= 60 and np.all(np.diff(body["view"]["mel_hz"]) > 0) and len(body["view"]["mel_hz"]) == 128
     assert any(b is not None for b in body["view"]["mask"])  # a tone is voiced: the mask is drawn
 
     bad = client.post("/predict", files={"file": ("bad.wav", b"RIFF....garbage", "audio/wav")})
@@ -50,6 +54,15 @@ def test_api_answers_and_keeps_serving_after_bad_uploads(recognizer):
     assert long.status_code == 413 and "longer than" in long.json()["detail"]
     assert client.get("/health").status_code == 200
     assert client.post("/predict", files={"file": ("a.wav", wav_bytes(tone(440, 2.0)), "audio/wav")}).status_code == 200
+
+
+@pytest.mark.parametrize("frontend", [features.MUSICNN_MEL, features.HSSANET_MEL], ids=["musicnn", "log"])
+def test_the_page_gets_every_log_mel_in_decibels(frontend):
+    y = tone(440, 1.0, sr=frontend.sample_rate) + 0.01 * np.random.default_rng(0).standard_normal(frontend.sample_rate)
+    expected = features.log_mel(y.astype(np.float32), dataclasses.replace(frontend, scale="db"))
+    shown = decibels(features.log_mel(y.astype(np.float32), frontend), frontend)
+    heard = expected > -40  # below, musicnn's float16 rounding and HSSANet's epsilon take over
+    assert heard.mean() > 0.2 and np.abs(shown - expected)[heard].max() < 0.1
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +117,7 @@ def test_web_page_in_headless_chromium(live_server, write_audio):
         page.set_input_files("#file", str(path))
         page.wait_for_selector("#labels li", timeout=60_000)
         assert page.locator("#status").text_content().startswith("violin-ish.wav: 2.5 s")
-        assert page.locator("#labels li").count() >= 1
+        assert "file score" in page.locator("#labels li").first.text_content()
         drawn = page.evaluate("""() => ['wave', 'mel', 'timeline'].map(id => {
             const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let lit = 0; for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 60) lit++;
@@ -113,9 +126,44 @@ def test_web_page_in_headless_chromium(live_server, write_audio):
         red = page.evaluate("""() => { const c = document.getElementById('mel'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] === 255 && d[i + 1] === 0) n++; return n; }""")
         assert red > 10  # the pitch mask of the tone is overlaid
+
+        def ticks(axis: str) -> dict[str, float]:  # tick label -> its place on the axis, 0 to 1 from left / bottom
+            return page.evaluate("""(axis) => Object.fromEntries([...document.querySelectorAll(`#${axis} span`)]
+                .map(s => [s.textContent, (s.style.left ? parseFloat(s.style.left) : 100 - parseFloat(s.style.top)) / 100]))""",
+                axis)  # fmt: skip
+
+        assert ticks("mel-x") == {"0 s": 0, "0.5 s": 0.2, "1 s": 0.4, "1.5 s": 0.6, "2 s": 0.8, "2.5 s": 1}
+        hz = ticks("mel-y")
+        assert {"100 Hz", "500 Hz", "1 kHz", "10 kHz"} <= hz.keys()
+        assert hz["1 kHz"] == pytest.approx(31.75 / 128, abs=0.01)  # on the mel scale: 1 kHz at band 31.75 of 128
+        assert list(ticks("timeline-x")) == list(ticks("mel-x")) == list(ticks("wave-x"))
+        rows = list(ticks("timeline-y"))
+        assert rows[:3] == ["cello", "clarinet", "flute"] and "electric guitar" in rows and "gel" not in rows
+        mel_legend = ticks("mel-legend .ticks")
+        assert len(mel_legend) == 3 and all(t.endswith(" dB") for t in mel_legend)
+        assert ticks("timeline-legend .ticks") == {"0": 0, "0.5": 0.5, "1": 1}
+        assert "probability per window" in page.locator("#timeline-legend").text_content()
+        legend_lit = page.evaluate("""() => [...document.querySelectorAll('.legend canvas')].map(c =>
+            c.getContext('2d').getImageData(0, 0, 1, 1).data[0])""")  # fmt: skip
+        assert legend_lit == [255, 255]  # the top of each colour bar is its brightest colour
+
+        assert page.get_attribute("#player", "src").startswith("blob:")
+        page.wait_for_function("document.getElementById('player').readyState >= 1")  # the browser reads the upload
+        page.evaluate("document.getElementById('player').currentTime = 1.25")
+        cursors = "[...document.querySelectorAll('.cursor')]"
+        page.wait_for_function(f"{cursors}.length == 3 && {cursors}.every(c => !c.hidden && c.style.left == '50%')")
+
         page.set_input_files("#file", write_audio("bad.wav", np.zeros(10, np.float32)))
         page.wait_for_selector("#status.error")
         assert "bad.wav" in page.locator("#status").text_content()
+        assert page.locator("#result").is_hidden() and page.locator("#labels li").count() == 0
+        assert page.get_attribute("#player", "src") is None
+        assert page.locator(".plot span").count() == 0  # no axis or legend of the previous file is left
+        assert page.evaluate("document.querySelectorAll('.cursor:not([hidden])').length") == 0
+        blank = page.evaluate("""() => ['wave', 'mel', 'timeline'].every(id => {
+            const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            return d.every(v => v === 0); })""")
+        assert blank
         browser.close()
 
 

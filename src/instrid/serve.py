@@ -1,12 +1,12 @@
 """``instrid serve``: an HTTP API and a web page over a ``Recognizer``, in one process.
 
-    GET  /          the page: pick or drop a file, see its waveform, log-mel with the pitch mask, the
-                    per-window timeline of instrument scores and the predicted instruments
+    GET  /          the page: pick or drop a file, play it, see its waveform, log-mel (Hz axis, dB legend) with
+                    the pitch mask, the per-window timeline of instrument probabilities and the file's scores
     GET  /health    {"status": "ok"}
     GET  /models    the model behind the service: name, labels, theta, window, parameters
     POST /predict   multipart ``file`` -> the prediction as JSON (with its timeline and, for the page,
-                    a downsampled waveform, log-mel and pitch mask); 400 for audio that cannot be read,
-                    413 past the size or duration limit
+                    a downsampled waveform, log-mel in dB with its bands' frequencies, and pitch mask);
+                    400 for audio that cannot be read, 413 past the size or duration limit
 
 At most ``max_parallel`` recognitions run at once (the others wait), which bounds memory under load.
 """
@@ -22,7 +22,7 @@ from fastapi import FastAPI, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from .errors import AudioTooLongError, InstridError
-from .features import mel_bin_of
+from .features import MelSpec, mel_band_centres, mel_bin_of
 from .metrics import full_name
 from .models import count_parameters
 from .predict import Prediction, Recognizer
@@ -68,8 +68,18 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
+def decibels(mel: np.ndarray, spec: MelSpec) -> np.ndarray:
+    """A log-mel in ``spec.scale`` as dB re 1.0 power, so that the page draws every model's log-mel in dB."""
+    if spec.scale == "log":  # ln(power + eps)
+        return mel * (10 / np.log(10))
+    if spec.scale == "musicnn":  # log10(1 + 10000 * power)
+        return 10 * np.log10(np.maximum((10.0 ** mel.astype(np.float64) - 1) / 10_000, 1e-10))
+    return mel
+
+
 def page_view(p: Prediction, recognizer: Recognizer) -> dict:
-    """What the page draws: min/max waveform envelope, log-mel (0-255) and mask band per column."""
+    """What the page draws: min/max waveform envelope, log-mel (0-255, the dB levels of 0 and 255, the bands'
+    centre frequencies) and mask band per column."""
     spec = recognizer.entry.features.frontend
     view: dict = {}
     envelope = p.features["envelope"]  # (2, T): min and max of each frame's samples
@@ -78,9 +88,11 @@ def page_view(p: Prediction, recognizer: Recognizer) -> dict:
     if "mel" in p.features:
         mel = p.features["mel"]  # (n_mels, T)
         cols = np.array_split(np.arange(mel.shape[1]), min(PAGE_COLUMNS, mel.shape[1]))
-        small = np.stack([mel[:, c].max(axis=1) for c in cols], axis=1)  # (n_mels, columns)
+        small = decibels(np.stack([mel[:, c].max(axis=1) for c in cols], axis=1), spec)  # (n_mels, columns) dB
         lo, hi = np.percentile(small, 5), small.max()
         view["mel"] = np.clip((small - lo) / max(hi - lo, 1e-6) * 255, 0, 255).astype(int).tolist()
+        view["mel_db"] = [round(float(lo), 1), round(float(hi), 1)]  # the levels drawn as 0 and 255
+        view["mel_hz"] = np.round(mel_band_centres(spec), 1).tolist()  # (n_mels,) band centres, Hz
         if "f0" in p.features:
             f0 = p.features["f0"]
             bands = [np.nanmedian(f0[c]) if np.isfinite(f0[c]).any() else np.nan for c in cols]

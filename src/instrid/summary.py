@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import librosa
 import numpy as np
 import soundfile
 
 from . import features
 from .data import Clip
 from .labels import IRMAS_CLASSES
+from .metrics import full_name
 from .store import PackedFeatures
 from .windows import input_windows
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SPLITS = ("train", "validation", "test", "test-unseen")
 SHORT = {"train": "train", "validation": "val", "test": "test", "test-unseen": "unseen"}
@@ -56,22 +62,44 @@ def summary_table(clips: list[Clip], packed: PackedFeatures) -> str:
     return "\n".join(lines)
 
 
-def plot_clip(packed: PackedFeatures, clip: Clip, png: Path) -> None:
-    """Log-mel, pitch mask and masked spectrogram of one clip's first model input, side by side."""
+HZ_TICKS = (0, 500, 1_000, 2_000, 4_000, 8_000, 16_000)  # frequency ticks of the figure's mel axis
+
+
+def mel_axis_position(hz: np.ndarray, spec: features.MelSpec) -> np.ndarray:
+    """Where frequencies fall on an axis of mel bands that draws band b over [b, b + 1]: the band centres are
+    evenly spaced on the mel scale, n_mels + 1 steps from fmin to fmax. Clipped to [0, n_mels]."""
+    lo, hi = librosa.hz_to_mel([spec.fmin, spec.fmax or spec.sample_rate / 2])
+    step = (hi - lo) / (spec.n_mels + 1)
+    return np.clip((librosa.hz_to_mel(np.asarray(hz, dtype=np.float64)) - lo) / step - 0.5, 0, spec.n_mels)
+
+
+def plot_clip(packed: PackedFeatures, clip: Clip, png: Path) -> Figure:
+    """Log-mel, pitch mask (drawn on the log-mel) and masked spectrogram of one clip's first model input, side
+    by side, frequency in Hz on a mel axis; saved to ``png`` and returned."""
     from matplotlib.figure import Figure  # the object API: no pyplot state, no backend to choose
 
+    spec = packed.config.frontend
     window = packed.window(clip.clip_id, 0)
+    mel, mask = window["mel"], window["mask"]  # (n_mels, INPUT_FRAMES) dB, 0/1
+    seconds = features.INPUT_FRAMES / spec.frames_per_second
     fig = Figure(figsize=(13, 3.6))
     axes = fig.subplots(1, 3, sharey=True)
-    panels = [("log-mel (dB)", window["mel"], "magma"), ("pYIN pitch mask", window["mask"], "gray_r"), ("masked spectrogram (mel x mask)", window["pred_spec"], "magma")]
-    seconds = features.INPUT_FRAMES / packed.config.frontend.frames_per_second
-    for ax, (title, image, cmap) in zip(axes, panels):
+    panels = [("log-mel", mel, "magma", "dB"), ("pYIN pitch mask (red) on the log-mel", mel, "gray", "dB"),
+              ("masked spectrogram (mel x mask)", window["pred_spec"], "magma", "dB (0 outside the mask)")]  # fmt: skip
+    for ax, (title, image, cmap, unit) in zip(axes, panels):
         shown = ax.imshow(image, origin="lower", aspect="auto", cmap=cmap, extent=(0, seconds, 0, image.shape[0]))
         ax.set_title(title)
         ax.set_xlabel("time (s)")
-        fig.colorbar(shown, ax=ax, fraction=0.05)
-    axes[0].set_ylabel("mel band")
-    fig.suptitle(f"{clip.clip_id}: {', '.join(clip.labels)} ({clip.source})")
+        fig.colorbar(shown, ax=ax, fraction=0.05).set_label(unit)
+    voiced = mask.any(axis=0)
+    band = np.where(voiced, mask.argmax(axis=0) + 0.5, np.nan)  # (INPUT_FRAMES,) centre of the masked band
+    frames = (np.arange(mask.shape[1]) + 0.5) * seconds / mask.shape[1]
+    axes[1].plot(frames, band, color="red", linewidth=3, alpha=0.8, solid_capstyle="butt")
+    ticks = [f for f in HZ_TICKS if spec.fmin <= f <= (spec.fmax or spec.sample_rate / 2)]
+    axes[0].set_yticks(mel_axis_position(ticks, spec), [f"{f / 1000:g}k" if f >= 1000 else f"{f}" for f in ticks])
+    axes[0].set_ylabel("frequency (Hz)")
+    fig.suptitle(f"{clip.clip_id}: {', '.join(full_name(c) for c in clip.labels)} ({clip.source})")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
+    return fig
