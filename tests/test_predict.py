@@ -36,7 +36,7 @@ def test_predict_a_rendered_excerpt(recognizer, tiny_dataset):
     np.testing.assert_allclose(sums[~p.timeline.silent], 1, rtol=1e-5)
     assert not sums[p.timeline.silent].any()  # windows of silence (the excerpt's fade-out): no instrument
     d = json.loads(json.dumps(p.to_dict()))
-    assert d["top"]["name"] and len(d["timeline"]["scores"]) == len(p.timeline.starts)
+    assert d["top"]["name"] and len(d["timeline"]["probabilities"]) == len(p.timeline.starts)
 
 
 def test_audio_shorter_than_a_window_and_long_audio(recognizer):
@@ -53,13 +53,13 @@ def test_predict_folder_streams_results_skips_bad_files_and_resumes(tiny_run, wr
     write_audio("music/sub/c.ogg", tone(523, 1.2), sr=48_000, format="OGG", subtype="VORBIS")
     (tmp_path / "music" / "broken.mp3").write_bytes(b"not audio")
     out = tmp_path / "tags.jsonl"
-    argv = ["predict", str(tmp_path / "music"), "--run", str(tiny_run), "--out", str(out), "--format", "json"]
+    argv = ["predict", str(tmp_path / "music"), "--run", str(tiny_run), "--out", str(out), "--format", "jsonl"]
     assert main(argv) == 1  # one file failed: non-zero, but the others are done
     captured = capsys.readouterr()
     assert "broken.mp3" in captured.err and "1 path(s) could not be read (listed above); 3 file(s) tagged" in captured.err
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(d["path"].rsplit("/", 1)[-1] for d in lines) == ["a.wav", "b.flac", "c.ogg"]
-    assert len(captured.out.splitlines()) == 3
+    assert [json.loads(line) for line in captured.out.splitlines()] == lines  # streamed to stdout as well
 
     with out.open("a") as f:
         f.write('{"path": "torn')  # as if killed mid-line
@@ -78,13 +78,32 @@ def test_workers_give_the_same_answers_in_the_same_order(recognizer, write_audio
     assert [p.scores for p in two] == [p.scores for p in one] and one_errors.keys() == two_errors.keys() == {str(paths[2])}
 
 
-def test_csv_output_and_result_file_checks(tiny_run, write_audio, tmp_path, capsys):
-    path = write_audio("x.wav", tone(440, 1.0))
-    assert main(["predict", str(path), "--run", str(tiny_run), "--format", "csv", "--timeline"]) == 0
-    rows = capsys.readouterr().out.splitlines()
-    assert rows[0] == "path,duration,top,top_name,labels,scores" and rows[1].startswith(str(path))
-    with pytest.raises(Exception, match=".jsonl or .csv"):
-        ResultFile(tmp_path / "tags.txt")
+def test_output_formats_and_result_file_checks(tiny_run, write_audio, tmp_path, capsys):
+    import csv
+
+    paths = [str(write_audio("x.wav", tone(440, 1.0))), str(write_audio("y.wav", tone(330, 1.5)))]
+    assert main(["predict", *paths, "--run", str(tiny_run), "--format", "csv", "--out", str(tmp_path / "t.csv")]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert list(rows[0]) == ["path", "duration", "silence", "top", "top_name", "labels", "threshold", *IRMAS_CLASSES]
+    assert [r["path"] for r in rows] == paths and (tmp_path / "t.csv").read_text().count("\n") == 3
+    assert float(rows[0][rows[0]["top"]]) == max(float(rows[0][c]) for c in IRMAS_CLASSES)  # one column per class
+
+    assert main(["predict", *paths, "--run", str(tiny_run), "--format", "json", "--timeline"]) == 0
+    document = json.loads(capsys.readouterr().out)  # one JSON document: a list of results
+    assert [d["path"] for d in document] == paths and len(document[1]["timeline"]["probabilities"]) == 2
+    assert main(["predict", *paths, "--run", str(tiny_run), "--format", "jsonl"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        {k: v for k, v in d.items() if k != "timeline"} for d in document
+    ]
+    assert main(["predict", paths[0], "--run", str(tiny_run), "--format", "table", "--timeline"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "1 s windows" in table[1] and "(p = " in table[2] and all(code not in table[2].split() for code in IRMAS_CLASSES)
+
+    assert main(["predict", paths[0], "--run", str(tiny_run), "--format", "csv", "--timeline"]) == 1
+    assert "--timeline with --format csv" in capsys.readouterr().err
+    for name in ("tags.txt", "tags.json"):
+        with pytest.raises(Exception, match=".jsonl or .csv"):
+            ResultFile(tmp_path / name, IRMAS_CLASSES)
     assert main(["predict", str(tmp_path / "missing.wav"), "--run", str(tiny_run)]) == 1
     assert "missing.wav" in capsys.readouterr().err
 
@@ -100,7 +119,7 @@ def test_the_shipped_model_works_out_of_the_box(tiny_dataset, capsys):
     _, clips = tiny_dataset
     excerpt = next(c for c in clips if c.task == "mix-long")
     assert main(["predict", str(excerpt.path), "--format", "json"]) == 0  # no --run: the shipped model
-    d = json.loads(capsys.readouterr().out)
+    (d,) = json.loads(capsys.readouterr().out)
     assert d["top"]["code"] in IRMAS_CLASSES and all(x["score"] >= d["threshold"] for x in d["labels"])
     assert max(d["scores"].values()) == d["top"]["score"] < 1.0  # each class's own probability: not rescaled to 1
 

@@ -145,23 +145,28 @@ def _evaluate(args) -> None:
 
 
 def _predict(args) -> None:
-    from .formats import FORMATS, csv_header
+    from .formats import FORMATS
     from .predict import Recognizer
     from .tagging import tag
 
+    if args.timeline and args.format == "csv":
+        raise ParameterError("--timeline with --format csv: a CSV row per file has no room for windows; use --format json or jsonl")
     recognizer = Recognizer.load(args.run, device=args.device, runtime=args.runtime)
-    shown = 0
+    form, shown = FORMATS[args.format], 0
 
     def show(p) -> None:  # each result as soon as it is known, in the files' order
         nonlocal shown
-        if args.format == "csv" and not shown:
-            sys.stdout.write(csv_header())
-        sys.stdout.write(FORMATS[args.format](p))
+        sys.stdout.write(form.result(p, not shown))
         shown += 1
         sys.stdout.flush()
 
-    predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline,
-                              workers=args.workers, on_result=show)  # fmt: skip
+    sys.stdout.write(form.begin(recognizer.labels))
+    try:
+        predictions, errors = tag(args.paths, recognizer, out=args.out, threshold=args.threshold, timeline=args.timeline,
+                                  workers=args.workers, on_result=show)  # fmt: skip
+    finally:
+        sys.stdout.write(form.end)  # a JSON document is closed even when the run stops on an error
+        sys.stdout.flush()
     if args.out:
         print(f"results: {args.out}", file=sys.stderr)
     if errors:
@@ -277,7 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("predict", help="the instruments playing in recordings (files or folders, any length)")
     p.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
     p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
-    p.add_argument("--format", default="table", choices=["table", "json", "csv"], help="what to print")
+    p.add_argument("--format", default="table", choices=["table", "json", "jsonl", "csv"], help="what to print: table "
+                   "(for people), json (one document: a list of results), jsonl (one result per line, streamed), csv "
+                   "(one row per file, one column per class)")  # fmt: skip
     p.add_argument("--timeline", action="store_true", help="also the scores of every window (which instrument when)")
     p.add_argument("--threshold", type=float, default=None, help="theta on the file scores (default: the run's)")
     p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")

@@ -1,17 +1,28 @@
-"""How predictions are written: a table for people, JSON Lines and CSV for programs, the per-window timeline.
-``FORMATS`` maps each ``--format`` to a function giving a file's finished text, so the CLI and the results
-file print the same."""
+"""How predictions are written: a table for people; JSON (one document), JSON Lines and CSV for programs.
+
+``FORMATS`` maps each ``--format`` to the text before the first result, each result's text and the text after
+the last, so results print as they come and the CLI and the results file write the same. Two kinds of number
+appear: a file's **score** per class (the mean of its windows' probabilities; see ``predict``) and, in the
+timeline, each window's **probability** per class."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .errors import printable
 from .predict import Prediction
 
-CSV_COLUMNS = ("path", "duration", "top", "top_name", "labels", "scores")
+SUMMARY_COLUMNS = ("path", "duration", "silence", "top", "top_name", "labels", "threshold")  # then one score per class
+
+
+class Format(NamedTuple):
+    begin: Callable[[tuple[str, ...]], str]  # the run's class codes -> the text before the first result
+    result: Callable[[Prediction, bool], str]  # (prediction, is it the first) -> its text
+    end: str  # after the last result
 
 
 def table_line(p: Prediction) -> str:
@@ -27,12 +38,14 @@ def table_line(p: Prediction) -> str:
 
 
 def timeline_lines(p: Prediction) -> list[str]:
-    """One line per window: its start and its most probable instrument, or ``silence``."""
-    codes = [x.code for x in p.scores]
-    return [
-        f"    {start:7.1f} s  " + ("silence" if silent else f"{codes[probs.argmax()]} {probs.max():.2f}")
+    """A header, then one line per window: its start and its most probable instrument with that window's
+    probability, or ``silence``."""
+    names = [x.name for x in p.scores]
+    rows = [
+        f"    {start:7.1f} s  " + ("silence" if silent else f"{names[probs.argmax()]} (p = {probs.max():.2f})")
         for start, probs, silent in zip(p.timeline.starts, p.timeline.probabilities, p.timeline.silent)
     ]
+    return [f"    {p.timeline.window_seconds:g} s windows: the most probable instrument in each", *rows]
 
 
 def table(p: Prediction) -> str:
@@ -43,27 +56,40 @@ def json_line(p: Prediction) -> str:
     return json.dumps(p.to_dict()) + "\n"
 
 
-def csv_row(p: Prediction) -> dict:
+def flat_row(p: Prediction) -> dict:
+    """A file's answer as one flat record (CSV rows, Parquet): ``SUMMARY_COLUMNS``, then the file score of
+    each class under its code."""
     return {
         "path": p.path,
-        "duration": f"{p.duration:.3f}",
+        "duration": round(p.duration, 3),
+        "silence": p.silence,
         "top": "" if p.top is None else p.top.code,
         "top_name": "silence" if p.top is None else p.top.name,
         "labels": " ".join(x.code for x in p.labels),
-        "scores": " ".join(f"{x.code}:{x.score:.3f}" for x in p.scores),
+        "threshold": p.threshold,
+        **{x.code: x.score for x in p.scores},
     }
 
 
-def csv_header() -> str:
+def csv_columns(codes: tuple[str, ...]) -> tuple[str, ...]:
+    return (*SUMMARY_COLUMNS, *codes)
+
+
+def csv_header(codes: tuple[str, ...]) -> str:
     buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=CSV_COLUMNS).writeheader()
+    csv.writer(buf).writerow(csv_columns(codes))
     return buf.getvalue()
 
 
 def csv_line(p: Prediction) -> str:
     buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=CSV_COLUMNS).writerow(csv_row(p))
+    csv.writer(buf).writerow(flat_row(p).values())
     return buf.getvalue()
 
 
-FORMATS = {"table": table, "json": json_line, "csv": csv_line}
+FORMATS = {
+    "table": Format(lambda codes: "", lambda p, first: table(p), ""),
+    "json": Format(lambda codes: "[\n", lambda p, first: ("" if first else ",\n") + json.dumps(p.to_dict()), "\n]\n"),
+    "jsonl": Format(lambda codes: "", lambda p, first: json_line(p), ""),
+    "csv": Format(csv_header, lambda p, first: csv_line(p), ""),
+}

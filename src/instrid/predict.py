@@ -13,7 +13,7 @@ does not grow with its length; pYIN tracks across block edges thanks to the cont
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,9 +73,16 @@ class Prediction:
                 "window_seconds": self.timeline.window_seconds,
                 "starts": [round(float(t), 3) for t in self.timeline.starts],
                 "silent": self.timeline.silent.tolist(),
-                "scores": [dict(zip(codes, np.round(p.astype(float), 4).tolist())) for p in self.timeline.probabilities],
+                "probabilities": [dict(zip(codes, np.round(p.astype(float), 4).tolist())) for p in self.timeline.probabilities],
             }
         return out
+
+
+@dataclass(frozen=True)
+class FileWindows:
+    inputs: dict[str, np.ndarray]  # the model's input windows, e.g. "mel" (W, 1, 96, 187)
+    silent: np.ndarray  # (W,) bool
+    duration: float  # seconds
 
 
 class Recognizer:
@@ -119,9 +126,7 @@ class Recognizer:
         """Instruments of one audio file (a path, or an open binary file with ``name`` for messages), read
         block by block. ``max_seconds`` refuses longer files (``AudioTooLongError``) before decoding them."""
         name = name or str(source)
-        chunks = audio.stream_audio(
-            source, sr=self.sample_rate, name=name, max_seconds=max_seconds, min_samples=self.entry.features.frontend.min_samples
-        )
+        chunks = self._stream(source, name, max_seconds)
         return self._recognise(chunks, path=name, threshold=threshold, timeline=timeline, keep_features=keep_features)
 
     def predict_audio(
@@ -130,9 +135,39 @@ class Recognizer:
         """Instruments of mono audio already at ``self.sample_rate``."""
         return self._recognise([y], path=path, threshold=threshold, timeline=timeline, keep_features=keep_features)
 
+    def windows(self, source: audio.Source, *, name: str | None = None, max_seconds: float | None = None) -> FileWindows:
+        """Every input window of one file, for scoring several files' windows at once (``cluster.py``); memory
+        grows with the file's length, unlike ``predict``'s."""
+        duration = [0.0]
+        blocks = list(self._windows(self._stream(source, name or str(source), max_seconds), duration, kept=None))
+        return FileWindows(
+            {k: np.concatenate([b[k] for b, _ in blocks]) for k in blocks[0][0]}, np.concatenate([s for _, s in blocks]), duration[0]
+        )
+
+    def _stream(self, source: audio.Source, name: str, max_seconds: float | None) -> Iterator[np.ndarray]:
+        min_samples = self.entry.features.frontend.min_samples
+        return audio.stream_audio(source, sr=self.sample_rate, name=name, max_seconds=max_seconds, min_samples=min_samples)
+
     def _recognise(
         self, chunks: Iterable[np.ndarray], *, path: str, threshold: float | None, timeline: bool, keep_features: bool
     ) -> Prediction:
+        kept = [] if keep_features else None
+        duration = [0.0]
+        probs, silent = [], []
+        for inputs, quiet in self._windows(chunks, duration, kept):
+            probs.append(self.scorer.probabilities(inputs))
+            silent.append(quiet)
+        features = {k: np.concatenate([b[k] for b in kept], axis=-1) for k in kept[0]} if keep_features else None
+        return self.prediction(
+            np.concatenate(probs), np.concatenate(silent), duration[0], path=path, threshold=threshold, timeline=timeline,
+            features=features,
+        )  # fmt: skip
+
+    def _windows(
+        self, chunks: Iterable[np.ndarray], duration: list[float], kept: list | None
+    ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        """The input windows (W, ...) and their silence (W,) block by block as the audio streams in; the
+        audio's length in seconds goes into ``duration[0]`` and, with ``kept``, the feature blocks into it."""
         window, hop = self.entry.window, evaluation_hop(self.entry)
         n_samples = 0
 
@@ -140,25 +175,37 @@ class Recognizer:
             nonlocal n_samples
             for chunk in chunks:
                 n_samples += len(chunk)
+                duration[0] = n_samples / self.sample_rate
                 yield chunk
 
-        probs, silent, kept = [], [], []
         frames: dict[str, np.ndarray] = {}  # frames not yet windowed, from frame ``offset`` on
         offset = next_start = n_frames = 0
         for block in extract_stream(counted(chunks), self.entry.features):
-            if keep_features:
+            if kept is not None:
                 kept.append(block)
             frames = {k: np.concatenate([frames[k], v], axis=-1) if frames else v for k, v in block.items()}
             n_frames += len(block["rms"])
             starts = np.arange(next_start, n_frames - window + 1, hop)  # the windows that fit in the frames so far
             if len(starts):
-                self._score(frames, starts - offset, probs, silent)
+                yield self._inputs(frames, starts - offset)
                 next_start = int(starts[-1]) + hop
                 frames = {k: v[..., next_start - offset :] for k, v in frames.items()}
                 offset = next_start
         if n_frames < window:  # shorter than one window: one window, padded
-            self._score(frames, np.zeros(1, np.int64), probs, silent)
-        probs, silent = np.concatenate(probs), np.concatenate(silent)  # (W, C), (W,)
+            yield self._inputs(frames, np.zeros(1, np.int64))
+
+    def _inputs(self, frames: dict[str, np.ndarray], starts: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The model's inputs (W, ...) at ``starts`` (frames of ``frames``) and whether each window is silent (W,)."""
+        levels = [np.sqrt(np.mean(np.square(frames["rms"][s : s + self.entry.window]))) for s in starts]  # RMS per window
+        return windows_at(frames, self.entry, starts), 20 * np.log10(np.maximum(levels, 1e-12)) < SILENCE_DBFS
+
+    def prediction(
+        self, probs: np.ndarray, silent: np.ndarray, duration: float, *, path: str, threshold: float | None = None,
+        timeline: bool = False, features: dict[str, np.ndarray] | None = None,
+    ) -> Prediction:  # fmt: skip
+        """A file's answer from its windows' class probabilities (W, C) and silence (W,)."""
+        window, hop = self.entry.window, evaluation_hop(self.entry)
+        probs = probs.copy()
         probs[silent] = 0.0
         theta = self.threshold if threshold is None else threshold
         scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent], self.scorer.activation)
@@ -167,18 +214,12 @@ class Recognizer:
         fps = self.entry.features.frontend.frames_per_second
         return Prediction(
             path=path,
-            duration=n_samples / self.sample_rate,
+            duration=duration,
             labels=tuple(x for x in ranked if x.score >= theta),
             top=ranked[0] if ranked else None,
             scores=all_scores,
             threshold=theta,
             silence=bool(silent.all()),
             timeline=Timeline(np.arange(len(probs)) * hop / fps, window / fps, probs, silent) if timeline else None,
-            features={k: np.concatenate([b[k] for b in kept], axis=-1) for k in kept[0]} if keep_features else None,
+            features=features,
         )
-
-    def _score(self, frames: dict[str, np.ndarray], starts: np.ndarray, probs: list, silent: list) -> None:
-        """Append the class probabilities (W, C) and silence (W,) of the windows at ``starts`` (frames of ``frames``)."""
-        probs.append(self.scorer.probabilities(windows_at(frames, self.entry, starts)))
-        levels = [np.sqrt(np.mean(np.square(frames["rms"][s : s + self.entry.window]))) for s in starts]  # RMS per window
-        silent.append(20 * np.log10(np.maximum(levels, 1e-12)) < SILENCE_DBFS)

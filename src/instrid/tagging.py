@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from .audio import AUDIO_EXTENSIONS, audio_files, resolved
 from .errors import InstridError, ParameterError, printable
-from .formats import CSV_COLUMNS, csv_header, csv_line, json_line
+from .formats import csv_columns, csv_header, csv_line, json_line
 from .predict import Prediction, Recognizer
 
 
@@ -26,11 +26,12 @@ class ResultFile:
     """Append-only results (``.jsonl`` or ``.csv``): one line per file, flushed and fsynced as it is written.
     Opening an existing file drops a torn last line (from a kill) and remembers which files are done."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.kind = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(self.path.suffix.lower())
+    def __init__(self, path: str | Path, codes: tuple[str, ...]):
+        self.path, self.codes = Path(path), codes  # codes: the run's classes, one CSV column each
+        self.kind = {".jsonl": "jsonl", ".csv": "csv"}.get(self.path.suffix.lower())
         if self.kind is None:
-            raise ParameterError(f"--out {printable(str(path))}: use a .jsonl or .csv file name")
+            raise ParameterError(f"--out {printable(str(path))}: use a .jsonl or .csv file name (results files are "
+                                 "appended to as files are done, so they are JSON Lines or CSV)")  # fmt: skip
         if os.path.isdir(self.path):
             raise ParameterError(f"--out {printable(str(path))}: is a folder; give a .jsonl or .csv file name")
         self.done: set[str] = set()
@@ -43,7 +44,7 @@ class ResultFile:
         except OSError as err:
             raise ParameterError(f"--out {printable(str(path))}: cannot be written ({err.strerror}); choose another file") from None
         if new and self.kind == "csv":
-            self._write(csv_header())
+            self._write(csv_header(self.codes))
 
     def _recover(self) -> None:
         text = self.path.read_bytes().decode("utf-8", errors="replace")
@@ -53,8 +54,8 @@ class ResultFile:
                 self.done = {resolved(json.loads(line)["path"]) for line in complete.splitlines() if line.strip()}
             else:
                 rows = csv.DictReader(io.StringIO(complete))
-                if complete and tuple(rows.fieldnames or ()) != CSV_COLUMNS:
-                    raise ValueError("other columns")
+                if complete and tuple(rows.fieldnames or ()) != csv_columns(self.codes):
+                    raise ValueError("other columns than this model's")
                 self.done = {resolved(row["path"]) for row in rows}
         except (ValueError, KeyError, TypeError) as err:
             raise ParameterError(f"--out {printable(str(self.path))}: holds lines that are not instrid results ({type(err).__name__}: "
@@ -99,7 +100,7 @@ def tag(
     if not found and not errors:
         raise ParameterError(f"no audio files in {', '.join(printable(str(p)) for p in paths)} "
                              f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
-    results = ResultFile(out) if out else None
+    results = ResultFile(out, recognizer.labels) if out else None
     files = [f for f in found if results is None or resolved(f) not in results.done]
     predictions = []
     with _predictions(files, recognizer, min(workers, len(files)), threshold, timeline) as outcomes:
