@@ -2,16 +2,17 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SF2 := /usr/share/sounds/sf2
 
-.PHONY: demo test bench soundfonts libraries browser clean
+.PHONY: demo test bench docs soundfonts libraries browser clean
 
-$(STAMP): pyproject.toml
+# Every extra plus the test tools, with the exact builds of constraints.txt (the CPU torch).
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q --no-deps tinysoundfont
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q --no-deps tinysoundfont  # its metadata requires pyaudio, used only for live playback
 	rm -f $(VENV)/.installed-*; touch $(STAMP)
 
 # Debian's FluidR3 (train/validation) and TimGM6mb (test) fonts when running as root; otherwise the
@@ -42,18 +43,24 @@ browser:
 		|| echo "apt-get failed: the browser test will be skipped"; \
 	else echo "not root: the browser test will be skipped"; fi
 
+# Tags a rendered excerpt with the shipped model, then draws one clip's features (demo/features.png).
 demo: $(STAMP) soundfonts
 	$(PY) -m instrid render --size small --out data/small
+	$(PY) -m instrid predict --timeline data/small/audio/test/mix-long/mix-long-test-gel+cel-00002.flac
 	$(PY) -m instrid features --data data/small
 	$(PY) -m instrid summary --data data/small --png demo/features.png --clip mix-train-vio-00000
-	$(PY) -m instrid predict --timeline data/small/audio/test/mix-long/mix-long-test-gel+cel-00002.flac
+	@echo "instrid is installed in $(VENV): run '. $(VENV)/bin/activate', then 'instrid predict your_song.flac'"
 
 test: $(STAMP) soundfonts browser
 	$(PY) -m pytest -q
+
+# The documentation site, into site/ (the tests build it too).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 bench: $(STAMP)
 	$(PY) benchmarks/pitch.py
 	$(PY) benchmarks/models.py
 
 clean:
-	rm -rf data demo .pytest_cache
+	rm -rf data demo site .pytest_cache

@@ -64,12 +64,15 @@ def _summary(args) -> None:
 def _models(args) -> None:
     from .models import MODELS, count_parameters, create_model
 
-    print(f"{'model':<16}{'parameters':>12}  {'task':<5} {'input':<34} description")
+    rows = [("model", "parameters", "task", "input", "description")]
     for name, entry in MODELS.items():
-        n = count_parameters(create_model(name))
+        n = None if entry.kind == "sklearn" else count_parameters(create_model(name))
         spec = entry.features.frontend
         shape = f"{'+'.join(entry.inputs)} {entry.window_seconds:.2f} s @ {spec.sample_rate / 1000:g} kHz"
-        print(f"{name:<16}{'-' if n is None else f'{n:,}':>12}  {entry.task:<5} {shape:<34} {entry.summary}")
+        rows.append((name, "-" if n is None else f"{n:,}", entry.task, shape, entry.summary))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]:<{widths[3]}}  {row[4]}")
 
 
 def _model_settings(pairs: list[str]) -> dict:
@@ -324,6 +327,25 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"instrid: warning: {message}\n"
 
 
+# The extra that installs each optional package: a command that needs one it lacks says which.
+EXTRAS = {
+    "fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve",
+    "sklearn": "train", "skops": "train", "pytorch_optimizer": "train", "matplotlib": "train",
+    "pretty_midi": "render", "onnx": "onnx", "onnxscript": "onnx", "onnxruntime": "onnx",
+    "ray": "cluster", "pyarrow": "cluster", "fsspec": "cluster",
+}  # fmt: skip
+
+
+def missing_extra(err: ModuleNotFoundError, command: str) -> str | None:
+    """The one-line message for a missing optional package, or None when it is not one of the extras'."""
+    package = (err.name or "").split(".")[0]
+    if package == "tinysoundfont":
+        return f"instrid {command} needs tinysoundfont: pip install 'instrid[render]' && pip install --no-deps tinysoundfont"
+    if package in EXTRAS:
+        return f"instrid {command} needs {package}: pip install 'instrid[{EXTRAS[package]}]'"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     default_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning  # no source line
@@ -331,6 +353,14 @@ def main(argv: list[str] | None = None) -> int:
         args.handler(args)
     except InstridError as err:
         print(f"instrid: error: {err}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as err:
+        if (message := missing_extra(err, args.command)) is None:
+            raise
+        print(f"instrid: error: {message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `instrid ... | head`: the reader is gone; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     finally:
         warnings.formatwarning = default_format

@@ -29,3 +29,8 @@ INSTRUMENTS: tuple[Instrument, ...] = (
 )
 IRMAS_CLASSES: tuple[str, ...] = tuple(i.code for i in INSTRUMENTS)
 BY_CODE: dict[str, Instrument] = {i.code: i for i in INSTRUMENTS}
+
+
+def full_name(label: str) -> str:
+    """"vio" -> "violin"; a label that is no IRMAS code is returned as it is."""
+    return BY_CODE[label].name if label in BY_CODE else label

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from .labels import BY_CODE
+from .labels import full_name
 
 AVERAGES = ("micro", "macro", "weighted")
 THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)  # the grid theta is chosen from (on validation)
@@ -55,10 +55,6 @@ def choose_threshold(scores: np.ndarray, targets: np.ndarray) -> tuple[float, fl
         if f1 > best[1] + 1e-12:
             best = (float(theta), float(f1))
     return best
-
-
-def full_name(label: str) -> str:
-    return BY_CODE[label].name if label in BY_CODE else label
 
 
 def table3(report: dict) -> str:

@@ -13,7 +13,7 @@ does not grow with its length; pYIN tracks across block edges thanks to the cont
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import numpy as np
 from . import audio
 from .errors import CheckpointError
 from .features import extract_stream
-from .metrics import full_name
+from .labels import full_name
 from .scorer import load_scorer
 from .windows import evaluation_hop, excerpt_scores, windows_at
 
@@ -78,6 +78,14 @@ class Prediction:
         return out
 
 
+def _reporting(chunks: Iterable[np.ndarray], sample_rate: int, on_progress: Callable[[float], None]) -> Iterator[np.ndarray]:
+    n = 0
+    for chunk in chunks:
+        n += len(chunk)
+        on_progress(n / sample_rate)
+        yield chunk
+
+
 @dataclass(frozen=True)
 class FileWindows:
     inputs: dict[str, np.ndarray]  # the model's input windows, e.g. "mel" (W, 1, 96, 187)
@@ -122,11 +130,15 @@ class Recognizer:
         timeline: bool = False,
         keep_features: bool = False,
         max_seconds: float | None = None,
+        on_progress: Callable[[float], None] | None = None,
     ) -> Prediction:
         """Instruments of one audio file (a path, or an open binary file with ``name`` for messages), read
-        block by block. ``max_seconds`` refuses longer files (``AudioTooLongError``) before decoding them."""
+        block by block. ``max_seconds`` refuses longer files (``AudioTooLongError``) before decoding them;
+        ``on_progress`` is called with the seconds of audio read so far, block by block."""
         name = name or str(source)
         chunks = self._stream(source, name, max_seconds)
+        if on_progress is not None:
+            chunks = _reporting(chunks, self.sample_rate, on_progress)
         return self._recognise(chunks, path=name, threshold=threshold, timeline=timeline, keep_features=keep_features)
 
     def predict_audio(

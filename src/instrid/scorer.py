@@ -54,12 +54,18 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if native_bf16_cpu() else "fp32"
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str | torch.device) -> torch.device:
+    if isinstance(name, torch.device):
+        return name
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ParameterError(f"--device {name}: not a device; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
-    return torch.device(name)
+    return device
 
 
 def onnx_installed() -> bool:
@@ -133,7 +139,7 @@ class Scorer:
         *, device: str | torch.device = "auto", precision: str = "auto", batch_size: int = BATCH_SIZE,
         activation: str = "softmax", session=None,
     ):  # fmt: skip
-        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.device = resolve_device(device)
         if precision not in PRECISIONS:
             raise ParameterError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
         self.precision = "fp32" if session is not None else resolve_precision(precision, self.device)
@@ -188,7 +194,7 @@ def make_scorer(
     n_classes = len(run["labels"])
     if entry.kind == "sklearn":
         return SklearnScorer(model, entry, n_classes)
-    device = resolve_device(device) if isinstance(device, str) else device
+    device = resolve_device(device)
     session = None
     if resolve_runtime(runtime, device, precision) == "onnxruntime":
         try:
@@ -204,8 +210,9 @@ def make_scorer(
 
 
 def load_scorer(
-    run_dir: str | Path, *, device: str = "auto", precision: str = "auto", runtime: str = "auto"
+    run_dir: str | Path, *, device: str | torch.device = "auto", precision: str = "auto", runtime: str = "auto"
 ) -> tuple[Scorer | SklearnScorer, dict]:
     """The scorer of a run folder, and its run.json."""
+    device = resolve_device(device)  # a wrong --device fails before the model is read
     entry, model, run = load_model(run_dir)
     return make_scorer(entry, model, run, device=device, precision=precision, runtime=runtime), run

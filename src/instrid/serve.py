@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from .errors import AudioTooLongError, InstridError
 from .features import MelSpec, mel_band_centres, mel_bin_of
-from .metrics import full_name
+from .labels import full_name
 from .models import count_parameters
 from .predict import Prediction, Recognizer
 

@@ -103,7 +103,7 @@ def tag(
     results = ResultFile(out, recognizer.labels) if out else None
     files = [f for f in found if results is None or resolved(f) not in results.done]
     predictions = []
-    with _predictions(files, recognizer, min(workers, len(files)), threshold, timeline) as outcomes:
+    with _predictions(files, recognizer, min(workers, len(files)), threshold, timeline, progress) as outcomes:
         for f, outcome in tqdm(zip(files, outcomes), total=len(files), desc="predict", unit="file",
                                disable=not progress or len(files) < 2):  # fmt: skip
             if isinstance(outcome, str):
@@ -119,10 +119,12 @@ def tag(
     return predictions, errors
 
 
-def _predict_file(recognizer: Recognizer, path: Path, threshold: float | None, timeline: bool) -> Prediction | str:
+def _predict_file(
+    recognizer: Recognizer, path: Path, threshold: float | None, timeline: bool, on_progress: Callable[[float], None] | None = None
+) -> Prediction | str:
     """The file's prediction, or the one-line reason it could not be read."""
     try:
-        return recognizer.predict(path, threshold=threshold, timeline=timeline)
+        return recognizer.predict(path, threshold=threshold, timeline=timeline, on_progress=on_progress)
     except InstridError as err:
         return printable(str(err))
 
@@ -143,9 +145,15 @@ def _worker_predict(path: Path, threshold: float | None, timeline: bool) -> Pred
 
 
 @contextlib.contextmanager
-def _predictions(files: list[Path], recognizer: Recognizer, workers: int, threshold: float | None, timeline: bool):
+def _predictions(files: list[Path], recognizer: Recognizer, workers: int, threshold: float | None, timeline: bool,
+                 progress: bool):  # fmt: skip
     """The outcomes of ``_predict_file`` for ``files``, in order: in this process, or over ``workers`` processes
-    (started with spawn, each with its share of the cores' threads, and its own copy of the model)."""
+    (started with spawn, each with its share of the cores' threads, and its own copy of the model). One file
+    gets a bar of its seconds read on stderr (when it is a terminal and the file takes over a second)."""
+    if len(files) == 1 and progress:
+        with tqdm(desc="predict", unit="s", delay=1.0, bar_format="{desc}: {n:.0f} s of audio read [{elapsed}]") as bar:
+            yield iter([_predict_file(recognizer, files[0], threshold, timeline, lambda s: bar.update(s - bar.n))])
+        return
     if workers <= 1:
         yield (_predict_file(recognizer, f, threshold, timeline) for f in files)
         return

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure  # the object API: no pyplot, no global bac
 from matplotlib.lines import Line2D
 
 from ..labels import IRMAS_CLASSES
-from ..metrics import full_name
+from ..labels import full_name
 from . import paper
 from .plan import (
     ABLATION_MODELS,

@@ -8,12 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
-
 from .. import features
 from ..features import FeatureConfig
 from .registry import register
@@ -47,12 +41,21 @@ COMMON = dict(features=FEATURES, window=WINDOW, inputs=("descriptors",), task="m
 
 @register("svm", config=SVMConfig(), summary="RBF SVM on descriptor statistics (cross-attention paper baseline)", **COMMON)
 def svm(config: SVMConfig):
+    from sklearn.calibration import CalibratedClassifierCV  # scikit-learn is in instrid[train], not needed to predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
     svc = SVC(C=config.C, gamma=config.gamma, random_state=0)
     return make_pipeline(StandardScaler(), CalibratedClassifierCV(svc, ensemble=False))  # Platt-scaled probabilities
 
 
 @register("mlp", config=MLPConfig(), summary="MLP on descriptor statistics (the paper's DNN baseline)", **COMMON)
 def mlp(config: MLPConfig):
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return make_pipeline(
         StandardScaler(),
         MLPClassifier(config.hidden, alpha=config.alpha, max_iter=config.max_iter, early_stopping=True, random_state=0),
