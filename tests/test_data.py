@@ -6,7 +6,16 @@ import soundfile
 from conftest import tone
 
 from instrid.data import load_dataset, read_folders, read_irmas_test, read_irmas_train, read_nsynth
-from instrid.data.render import SIZES, is_unseen_pitch, plan_dataset, render_clip, soundfonts
+from instrid.data.render import (
+    SIZES,
+    Part,
+    _audible,
+    is_unseen_pitch,
+    plan_dataset,
+    render_clip,
+    render_part,
+    soundfonts,
+)
 from instrid.errors import DataError
 from instrid.labels import IRMAS_CLASSES
 
@@ -120,3 +129,46 @@ def test_labels_csv_with_several_labels_and_sources(tmp_path, write_audio):
     a, b = load_dataset(tmp_path)
     assert (a.labels, a.source, a.split) == (("pia",), "SplendidGrand", "test")
     assert (b.labels, b.source) == (("gel", "voi"), tmp_path.name)
+
+
+def test_no_rendered_clip_is_silent(tiny_dataset):
+    """FluidR3's baritone sax (GM 67) plays nothing above MIDI 72: tiny's mix-train-sax-00000 was digital silence."""
+    root, clips = tiny_dataset
+    assert len(clips) == len(plan_dataset(root, size="tiny", seed=0))  # every clip planned is written
+    quietest = min(np.sqrt(np.mean(soundfile.read(c.path, dtype="float32")[0] ** 2)) for c in clips)
+    assert quietest > 10 ** (-45 / 20)  # dBFS; the quietest clip, a short piano note, is near -32
+
+
+def test_labelled_parts_a_font_cannot_play_are_planned_again(tmp_path):
+    fonts = soundfonts()
+    as_drawn = plan_dataset(tmp_path, size="tiny", seed=0)
+    playable = plan_dataset(tmp_path, size="tiny", seed=0, fonts=fonts)
+    assert playable == plan_dataset(tmp_path, size="tiny", seed=0, fonts=fonts)  # deterministic
+    changed = {a.clip.clip_id: (a, b) for a, b in zip(as_drawn, playable) if a != b}
+    assert 0 < len(changed) < 10 and [a.clip.clip_id for a in as_drawn] == [b.clip.clip_id for b in playable]
+    for a, b in changed.values():  # only labelled parts change: their program, or some notes by octaves
+        assert (a.clip.labels, a.font, a.seconds, a.augment_seed) == (b.clip.labels, b.font, b.seconds, b.augment_seed)
+        for x, y in zip(a.parts, b.parts):
+            assert x == y or x.code in a.clip.labels and x.code == y.code and len(x.notes) == len(y.notes)
+            assert all((p - q) % 12 == 0 for (*_, p, _), (*_, q, _) in zip(x.notes, y.notes))
+    before, after = changed["mix-train-sax-00001"]  # baritone sax (67) at MIDI 82-84: silent in FluidR3
+    with pytest.raises(DataError, match="mix-train-sax-00001: its sax part \\(GM program 67, .* silent in fluid"):
+        render_clip(before, fonts)
+    assert after.parts[0].program != 67 and after.clip.details["programs"][0] == after.parts[0].program
+    assert np.max(np.abs(render_part(fonts["fluid"], after.parts[0], 44_100 * 3))) > 0.01
+    violin = Part("vio", 40, [(0.0, 0.5, 94, 100), (0.5, 0.5, 93, 100)])  # FluidR3's violin has no 94, and one program
+    assert _audible(violin, fonts["fluid"]).notes == [(0.0, 0.5, 82, 100), (0.5, 0.5, 93, 100)]
+
+
+def test_a_clip_whose_labelled_part_renders_silent_is_not_written(tmp_path, monkeypatch):
+    import instrid.data.render as render
+
+    plans = [p for p in plan_dataset(tmp_path, size="tiny", seed=0) if p.clip.clip_id in ("solo-train-cel-00000", "solo-train-vio-00000")]  # fmt: skip
+    real = render.render_part
+    monkeypatch.setattr(render, "plan_dataset", lambda *args, **kwargs: plans)
+    monkeypatch.setattr(render, "render_part", lambda font, part, n: np.zeros(n, np.float32) if part.code == "vio" else real(font, part, n))  # fmt: skip
+    with pytest.warns(UserWarning, match="1 clip\\(s\\) not written.*solo-train-vio-00000: its vio part"):
+        clips = render.render_dataset(tmp_path, size="tiny", workers=1, progress=False)
+    assert [c.clip_id for c in clips] == ["solo-train-cel-00000"] and load_dataset(tmp_path) == clips
+    cello, violin = (p.clip.path for p in plans)
+    assert cello.exists() and not violin.exists()

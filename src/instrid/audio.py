@@ -4,10 +4,17 @@ Decoding is streamed: ``stream_audio`` reads a file block by block, downmixes an
 (soxr's streaming resampler gives the same samples as resampling the whole file at once), so a recording
 of any length is read in bounded memory. The header is checked before anything is decoded: absurd sample
 rates, channel counts and durations are refused up front.
+
+libsndfile (``soundfile``) decodes what it reads, exactly: WAV, FLAC, Ogg Vorbis/Opus, MP3, AIFF. FFmpeg (PyAV)
+decodes what it cannot: AAC and ALAC in MP4/M4A, WMA, WebM/Matroska, ADTS AAC. The file's contents decide, not
+its name (an upload has none); FFmpeg may open only the containers in ``FFMPEG_DEMUXERS``, none of which
+refers to other files or URLs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import stat
@@ -17,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import av
 import numpy as np
 import scipy.signal
 import soundfile
@@ -24,7 +32,10 @@ import soxr
 
 from .errors import AudioError, AudioTooLongError, ParameterError, SilentAudioWarning, TruncatedAudioWarning, printable
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+SOUNDFILE_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")  # libsndfile: exact and fastest
+FFMPEG_EXTENSIONS = (".m4a", ".m4b", ".mp4", ".aac", ".wma", ".webm", ".mka")  # what libsndfile cannot read
+AUDIO_EXTENSIONS = SOUNDFILE_EXTENSIONS + FFMPEG_EXTENSIONS
+FFMPEG_DEMUXERS = "mov,ogg,asf,matroska,aac"  # the containers FFmpeg may open (no playlists: they name other files)
 MIN_SAMPLE_RATE = 2_000  # Hz: nothing below is a music recording (a 1 Hz header would be a resampling bomb)
 MAX_SAMPLE_RATE = 768_000  # Hz: the highest rate audio interfaces record at
 MAX_CHANNELS = 2
@@ -45,18 +56,23 @@ Source = str | Path | BinaryIO  # a file name, or an open binary file (e.g. an u
 class AudioInfo:
     sample_rate: int  # Hz, as the header says
     channels: int
-    frames: int  # samples per channel, as the header says (a truncated file holds fewer)
+    frames: int | None  # samples per channel, as the header says (a truncated file holds fewer); None: not said
+    decoder: str = "libsndfile"  # or "ffmpeg"
 
     @property
-    def duration(self) -> float:
-        return self.frames / self.sample_rate
+    def duration(self) -> float | None:
+        return None if self.frames is None else self.frames / self.sample_rate
 
 
-def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]]:
+def audio_files(
+    paths: Iterable[str | Path], *, skipped: dict[str, str] | None = None
+) -> tuple[list[Path], dict[str, str]]:
     """The given files, and the audio files under the given folders (recursively, sorted), each once.
 
     Returns the files and ``{path: reason}`` for what cannot be searched: unreadable folders, links to
-    nothing. Given files that are missing or unreadable are returned too: the audio loader says why."""
+    nothing. Given files that are missing or unreadable are returned too: the audio loader says why.
+    With ``skipped``, the files in the folders whose names are not audio (``AUDIO_EXTENSIONS``) are added to
+    it as ``{path: reason}``: they are left out, not failures."""
     found: list[Path] = []
     errors: dict[str, str] = {}
     for p in map(Path, paths):
@@ -66,8 +82,12 @@ def audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]
         inside = []
         for folder, _, names in os.walk(p, onerror=lambda err: errors.setdefault(err.filename,
                 f"{printable(err.filename)}: folder skipped: {err.strerror} (make it readable, e.g. `chmod -R u+rX DIR`)")):  # fmt: skip
-            for f in (Path(folder) / name for name in names if Path(name).suffix.lower() in AUDIO_EXTENSIONS):
-                if os.path.isfile(f):
+            for f in map(Path(folder).joinpath, names):
+                if f.suffix.lower() not in AUDIO_EXTENSIONS:
+                    if skipped is not None:
+                        skipped[str(f)] = (f"{printable(str(f))}: skipped: not an audio file name (instrid reads "
+                                           f"{', '.join(AUDIO_EXTENSIONS)}; rename it if it holds one of those)")  # fmt: skip
+                elif os.path.isfile(f):
                     inside.append(f)
                 elif not os.path.exists(f):
                     errors[str(f)] = f"{printable(str(f))}: skipped: a link to a missing file (or a loop of links)"
@@ -90,33 +110,91 @@ def audio_info(source: Source, *, name: str | None = None, max_seconds: float | 
 
     Raises ``AudioError`` for a missing or unreadable file, a header that is not audio, a sample rate
     outside [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE], more than MAX_CHANNELS channels, no samples, or (with
-    ``max_seconds``) a duration over the limit — the last as ``AudioTooLongError``.
+    ``max_seconds``) a duration over the limit — the last as ``AudioTooLongError``. A container that does not
+    give its duration is checked while it is decoded (``stream_audio``).
     ``name`` is what the messages call the file (default: the path).
     """
     name = name or str(source)
     if isinstance(source, (str, Path)):
         _check_openable(Path(source))
-    try:
-        info = soundfile.info(source)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as err:
-        raise AudioError(name, f"unreadable or corrupt audio ({_one_line(err)})",
-                         f"re-encode it as WAV or FLAC; readable: {', '.join(AUDIO_EXTENSIONS)}") from None  # fmt: skip
-    finally:
-        if not isinstance(source, (str, Path)):
-            source.seek(0)
-    header = AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    header = _read_header(source, name)
     if not MIN_SAMPLE_RATE <= header.sample_rate <= MAX_SAMPLE_RATE:
         raise AudioError(name, f"its header says {header.sample_rate} Hz, outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
                          "the file is damaged or not a recording: re-export it")  # fmt: skip
     if header.channels > MAX_CHANNELS:
         raise AudioError(name, f"has {header.channels} channels; mono and stereo are supported",
                          "downmix it first, e.g. `sox in.wav -c 1 out.wav`")  # fmt: skip
-    if header.channels < 1 or header.frames <= 0:
+    if header.channels < 1 or header.frames is not None and header.frames <= 0:
         raise AudioError(name, "contains no samples", "the file is empty: re-export it")
-    if max_seconds is not None and header.duration > max_seconds:
+    if max_seconds is not None and header.duration is not None and header.duration > max_seconds:
         raise AudioTooLongError(name, f"is longer than the {max_seconds:.0f} s limit ({header.duration:.0f} s)",
                          "cut it into shorter pieces")  # fmt: skip
     return header
+
+
+def _read_header(source: Source, name: str) -> AudioInfo:
+    """The header as libsndfile reads it, else as FFmpeg does. When neither can, the error gives the words of
+    the decoder the file's name points to (libsndfile's for a file object)."""
+    try:
+        info = soundfile.info(source)
+        return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as err:
+        failed = None if isinstance(source, (str, Path)) and Path(source).suffix.lower() in FFMPEG_EXTENSIONS else err
+    finally:
+        if not isinstance(source, (str, Path)):
+            source.seek(0)
+    try:
+        with _ffmpeg_open(source, name) as (container, stream):
+            rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            else:  # e.g. Matroska: only the container's duration, in microseconds (0 when it does not say)
+                seconds = (container.duration or 0) / av.time_base
+            return AudioInfo(rate, channels, round(seconds * rate) if seconds > 0 else None, "ffmpeg")
+    except (av.FFmpegError, OSError, ValueError) as err:
+        not_allowed = isinstance(err, av.error.ArgumentError)  # a container outside FFMPEG_DEMUXERS
+        words = "Format not recognised." if not_allowed else _one_line(err)
+        raise AudioError(name, f"unreadable or corrupt audio ({_one_line(failed) if failed else words})",
+                         f"re-encode it as WAV or FLAC; readable: {', '.join(AUDIO_EXTENSIONS)}") from None  # fmt: skip
+    finally:
+        if not isinstance(source, (str, Path)):
+            source.seek(0)
+
+
+@contextlib.contextmanager
+def _ffmpeg_open(source: Source, name: str) -> Iterator[tuple[av.container.InputContainer, av.AudioStream]]:
+    """The container and its main audio stream. A path is opened here and handed over as a file, so that FFmpeg
+    never reads it as a URL (``a:b.m4a``, ``concat:...``); FFmpeg may use only ``FFMPEG_DEMUXERS``."""
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(open(source, "rb")) if isinstance(source, (str, Path)) else source
+        file.seek(0)
+        container = stack.enter_context(av.open(_FFmpegInput(file), options={"format_whitelist": FFMPEG_DEMUXERS}, metadata_errors="ignore"))  # fmt: skip
+        stream = container.streams.best("audio")
+        if stream is None:
+            raise AudioError(name, "has no audio track", "give a recording with sound")
+        if stream.codec_context is None:
+            raise AudioError(name, "its audio codec cannot be decoded", "re-encode it as WAV or FLAC")
+        yield container, stream
+
+
+class _FFmpegInput:
+    """A binary file as PyAV reads it. A seek outside the file (a damaged index) returns an error code rather
+    than raising: PyAV would print the exception, or keep it for the next call on this thread (another file)."""
+
+    def __init__(self, file: BinaryIO):
+        self.file = file
+
+    def read(self, size: int) -> bytes:
+        return self.file.read(size)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        try:
+            return self.file.seek(offset, whence)
+        except (OSError, ValueError, OverflowError):
+            return -errno.EINVAL
+
+    def tell(self) -> int:
+        return self.file.tell()
 
 
 def _check_openable(path: Path) -> None:
@@ -139,11 +217,71 @@ def _check_openable(path: Path) -> None:
 
 
 def _one_line(err: Exception) -> str:
-    """libsndfile's own words ("Format not recognised."), without soundfile's "Error opening <file object>"."""
-    return " ".join(str(getattr(err, "error_string", None) or err).split())
+    """The decoder's own words ("Format not recognised.", "Invalid data found when processing input"), without
+    soundfile's "Error opening <file object>" or PyAV's errno and function name."""
+    words = getattr(err, "error_string", None) or (err.strerror if isinstance(err, av.FFmpegError) else None) or err
+    return " ".join(str(words).split())
 
 
 _WAV_TRUNCATED = re.compile(r"^data\s*:\s*\d+\s*\(should be", re.MULTILINE)  # libsndfile's log of a short WAV
+_TRUNCATED = "the file ends before its header says (truncated?)"
+
+
+def _soundfile_blocks(source: Source, block_frames: int, damage: list[str]) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of ``block_frames`` (the last: what is left), decoded by libsndfile."""
+    with soundfile.SoundFile(source) as f:
+        if _WAV_TRUNCATED.search(f.extra_info):
+            damage.append(_TRUNCATED)
+        while len(data := f.read(block_frames, dtype="float32", always_2d=True)):  # (n, channels)
+            yield data.mean(axis=1, dtype=np.float32)
+
+
+def _ffmpeg_blocks(
+    source: Source, name: str, sample_rate: int, block_frames: int, damage: list[str]
+) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of ``block_frames`` or a packet more (the last: what is left), decoded by FFmpeg.
+    A packet that does not decode is skipped and the decoding goes on, as the ``ffmpeg`` tool does; a read
+    error ends the file. Both are noted in ``damage``."""
+    pending, count, skipped = [], 0, 0
+    with _ffmpeg_open(source, name) as (container, stream):
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets, None)
+            except av.FFmpegError:
+                damage.append("the rest of the file cannot be read (truncated or damaged?)")
+                break
+            if packet is None:
+                break
+            try:
+                frames = packet.decode()  # a packet of size 0 (the last) flushes the decoder
+            except av.FFmpegError:
+                skipped += 1
+                continue
+            for frame in frames:
+                if frame.sample_rate != sample_rate:
+                    raise AudioError(name, f"changes from {sample_rate} to {frame.sample_rate} Hz within the file",
+                                     "re-encode it, e.g. `ffmpeg -i IN -ar 48000 OUT.flac`")  # fmt: skip
+                pending.append(_frame_mono(frame))
+                count += frame.samples
+            if count >= block_frames:
+                yield np.concatenate(pending)
+                pending, count = [], 0
+    if pending:
+        yield np.concatenate(pending)
+    if skipped:
+        damage.append(f"{skipped} damaged packet(s) could not be decoded")
+
+
+def _frame_mono(frame: av.AudioFrame) -> np.ndarray:
+    """A decoded frame as mono float32 (samples,): its channels' mean, integers scaled to [-1, 1) as libsndfile does."""
+    x = frame.to_ndarray()  # planar: (channels, samples); packed: (1, samples * channels)
+    if not frame.format.is_planar:
+        x = x.reshape(-1, frame.layout.nb_channels).T
+    if x.dtype.kind in "iu":  # s16, s32, s64; u8 is offset by half its range
+        full = 2.0 ** (8 * x.dtype.itemsize - 1)
+        x = (x.astype(np.float32) - (full if x.dtype.kind == "u" else 0.0)) / np.float32(full)
+    return x.mean(axis=0, dtype=np.float32)
 
 
 def stream_audio(
@@ -162,7 +300,7 @@ def stream_audio(
     ``AudioError``, as does (with ``max_seconds``) more audio than the limit whatever the header said, and
     fewer than ``min_samples`` samples after resampling (raised after the last block).
     Warns ``SilentAudioWarning`` for digital silence and ``TruncatedAudioWarning`` for a file that
-    ends before its header says.
+    ends before its header says or has packets that do not decode.
     """
     name = name or str(source)
     info = audio_info(source, name=name, max_seconds=max_seconds)
@@ -170,35 +308,39 @@ def stream_audio(
     if target <= 0:
         raise ParameterError(f"sample rate must be > 0, got sr={sr}")
     resampler = None if target == info.sample_rate else soxr.ResampleStream(info.sample_rate, target, 1, dtype="float32", quality="HQ")
-    decoded, resampled, audible = 0, 0, False
+    decoded, resampled, audible, damage = 0, 0, False, []
+    if info.decoder == "ffmpeg":
+        blocks = _ffmpeg_blocks(source, name, info.sample_rate, block_frames, damage)
+    else:
+        blocks = _soundfile_blocks(source, block_frames, damage)
     try:
-        with soundfile.SoundFile(source) as f:
-            truncated_wav = bool(_WAV_TRUNCATED.search(f.extra_info))
-            while True:
-                data = f.read(block_frames, dtype="float32", always_2d=True)  # (n, channels)
-                last = len(data) < block_frames
-                if not np.isfinite(data).all():
-                    raise AudioError(name, "contains NaN or Inf samples", "the file is damaged: re-export it")
-                y = data.mean(axis=1, dtype=np.float32)  # (n,) downmix
-                decoded += len(y)
-                if max_seconds is not None and decoded > max_seconds * info.sample_rate:
-                    raise AudioTooLongError(name, f"is longer than the {max_seconds:.0f} s limit", "cut it into shorter pieces")
-                audible = audible or bool(np.any(y))
-                if resampler is not None:
-                    y = resampler.resample_chunk(y, last=last)
-                resampled += len(y)
-                if len(y):
-                    yield y
-                if last:
-                    break
-    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as err:
+        for y in blocks:
+            if not np.isfinite(y).all():
+                raise AudioError(name, "contains NaN or Inf samples", "the file is damaged: re-export it")
+            decoded += len(y)
+            if max_seconds is not None and decoded > max_seconds * info.sample_rate:
+                raise AudioTooLongError(name, f"is longer than the {max_seconds:.0f} s limit", "cut it into shorter pieces")
+            audible = audible or bool(np.any(y))
+            if resampler is not None:
+                y = resampler.resample_chunk(y)
+            resampled += len(y)
+            if len(y):
+                yield y
+        if resampler is not None and len(y := resampler.resample_chunk(np.zeros(0, np.float32), last=True)):  # fmt: skip
+            resampled += len(y)  # what the resampler held back for its filter
+            yield y
+    except (soundfile.LibsndfileError, av.FFmpegError, RuntimeError, TypeError, ValueError, OSError) as err:
         raise AudioError(name, f"unreadable or corrupt audio ({_one_line(err)})",
                          f"re-encode it as WAV or FLAC; readable: {', '.join(AUDIO_EXTENSIONS)}") from None  # fmt: skip
     if decoded == 0:
+        if damage:
+            raise AudioError(name, f"unreadable or corrupt audio ({', '.join(damage)})",
+                             "the file is damaged: re-export it")  # fmt: skip
         raise AudioError(name, "contains no samples", "the file is empty: re-export it")
-    if truncated_wav or decoded < HEADER_SHARE * info.frames:
-        warnings.warn(f"{printable(name)}: the file ends before its header says (truncated?); the {decoded / info.sample_rate:.1f} s "
-                      "that could be decoded are used", TruncatedAudioWarning, stacklevel=2)  # fmt: skip
+    short = info.frames is not None and decoded < HEADER_SHARE * info.frames
+    if notes := list(dict.fromkeys([_TRUNCATED] * short + damage)):
+        warnings.warn(f"{printable(name)}: {', '.join(notes)}; the {decoded / info.sample_rate:.1f} s that could be decoded "
+                      "are used", TruncatedAudioWarning, stacklevel=2)  # fmt: skip
     if not audible:
         warnings.warn(f"{printable(name)}: audio is digital silence", SilentAudioWarning, stacklevel=2)
     if resampled < min_samples:
@@ -213,7 +355,7 @@ def load_audio(
 
     Parameters
     ----------
-    source : WAV, FLAC, OGG or MP3 file (a path or an open binary file) with 1 or 2 channels
+    source : an audio file (a path or an open binary file) with 1 or 2 channels: any of ``AUDIO_EXTENSIONS``
     sr : int > 0, or None to keep the file's own rate
     min_samples : int >= 1
         shortest accepted length *after* resampling (e.g. one analysis window).

@@ -41,7 +41,7 @@ class SilentAudioWarning(UserWarning):
 
 
 class TruncatedAudioWarning(UserWarning):
-    """The file ends before its header says: what could be decoded is used."""
+    """The file ends before its header says, or some of its packets do not decode: what could be decoded is used."""
 
 
 class CheckpointError(InstridError):

@@ -13,11 +13,18 @@ Splits: ``train`` and ``validation`` from FluidR3 on "seen" pitches; ``test`` fr
 sample library (the honest test of generalisation); ``test-unseen`` from FluidR3 on pitches never used
 for training (MIDI note % 6 == 3). Everything is planned up front from one seed, so a size and seed
 always give the same files; each clip is written atomically and existing clips are skipped (resume).
+
+No clip is written with a label whose instrument is silent: a SoundFont preset may not cover the whole GM
+range of its instrument (FluidR3's baritone sax plays nothing above MIDI 72), so a labelled part is planned
+again, without any random draw, where its font cannot play it (``_audible``), and a clip whose labelled
+part still renders silent is left out and reported (``render_clip``, ``render_dataset``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
+import functools
 import os
 import warnings
 from dataclasses import dataclass
@@ -37,6 +44,8 @@ RENDER_SR = 44_100
 CLIP_SECONDS = 3.0
 BLOCK = 441  # synthesis block: events and vibrato are updated every 10 ms
 PITCH_BEND_CENTS = 200  # General MIDI default pitch-bend range: +-2 semitones
+SILENT_RMS = 1e-5  # a part's raw RMS below this (-100 dBFS) is silence: the fonts' quietest notes are near -75 dBFS
+PROBE_SECONDS = 0.1  # the note that tells whether a font plays a pitch on a program
 SUSTAINED = {"cel", "cla", "flu", "org", "sax", "tru", "vio", "voi"}  # may play with vibrato
 VIBRATO_CLASSES = SUSTAINED - {"org"}
 
@@ -260,13 +269,22 @@ def _plan_long(rng, split, seconds):
 
 
 def plan_dataset(
-    out: Path, *, size: str = "small", seed: int = 0, augment_prob: float = 0.0, libraries: tuple[str, ...] | None = None
+    out: Path,
+    *,
+    size: str = "small",
+    seed: int = 0,
+    augment_prob: float = 0.0,
+    libraries: tuple[str, ...] | None = None,
+    fonts: dict[str, Path] | None = None,
 ) -> list[ClipPlan]:
     """Every clip of a dataset, decided from ``seed`` alone: labels, font, notes, levels, augmentation.
 
     By default train/validation come from FluidR3 and test from TimGM6mb. With ``libraries`` every split's
     clips of a class go round-robin over the libraries that hold their own samples of it (``Library.shared``),
-    so each library has its share of every split; the clip's ``source`` names its library."""
+    so each library has its share of every split; the clip's ``source`` names its library.
+    With ``fonts`` (library name -> path, as ``soundfonts`` gives), each labelled part is made playable in its
+    clip's font (``_audible``): the same seed and fonts still give the same plans, every clip is kept, and the
+    clips the fonts play as planned are unchanged."""
     if size not in SIZES:
         raise DataError(f"unknown dataset size {size!r}; choose one of {sorted(SIZES)}")
     rng = np.random.default_rng(seed)
@@ -280,6 +298,8 @@ def plan_dataset(
             own = [name for name in libraries if not set(labels) & set(LIBRARIES[name].shared)] or list(libraries)
             font = own[index % len(own)]
         aug = int(rng.integers(2**31)) if split != "test" and rng.random() < augment_prob else None
+        if fonts is not None:
+            parts = [_audible(part, fonts[font]) if part.code in labels else part for part in parts]
         details = {"programs": [p.program for p in parts], "instruments": [p.code for p in parts], "augmented": aug is not None}
         if task == "solo":
             details["pitches"] = [n[2] for n in parts[0].notes]
@@ -342,14 +362,53 @@ def render_part(font_path: Path, part: Part, n_samples: int) -> np.ndarray:
     return out[:n_samples]
 
 
+@functools.cache
+def _sounds(font_path: Path, program: int, pitch: int) -> bool:
+    """Whether the font plays ``pitch`` on ``program`` at all (a preset's samples cover key ranges, which may
+    stop short of the instrument's; the fonts here play or not whatever the velocity)."""
+    n = int(PROBE_SECONDS * RENDER_SR)
+    return _rms(render_part(font_path, Part("", program, [(0.0, PROBE_SECONDS, pitch, 100)]), 2 * n)) > SILENT_RMS
+
+
+def _audible(part: Part, font_path: Path) -> Part:
+    """``part`` as the font can play it: as planned if it plays every note; else on the first other program of
+    the class that does; else with each silent note moved by octaves, to the nearest pitch of the instrument's
+    range that sounds (an octave keeps ``is_unseen_pitch``, so the split's pitch set). No random draw is made,
+    so nothing else in the dataset changes. A part that nothing helps is returned as it is: ``render_clip``
+    refuses to write it."""
+    inst = BY_CODE[part.code]
+    pitches = sorted({pitch for _, _, pitch, _ in part.notes})
+    at = inst.programs.index(part.program)
+    for program in inst.programs[at:] + inst.programs[:at]:
+        if all(_sounds(font_path, program, pitch) for pitch in pitches):
+            return dataclasses.replace(part, program=program)
+
+    def nearest(pitch: int) -> int:
+        octaves = [p for p in range(pitch % 12, 128, 12) if inst.low <= p <= inst.high and _sounds(font_path, part.program, p)]  # fmt: skip
+        return min(octaves, key=lambda p: (abs(p - pitch), p), default=pitch)
+
+    return dataclasses.replace(part, notes=[(s, d, nearest(p), v) for s, d, p, v in part.notes])
+
+
+def _rms(y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(y**2))) if len(y) else 0.0
+
+
 def render_clip(plan: ClipPlan, fonts: dict[str, Path]) -> np.ndarray:
-    """Mix a clip's parts at their levels (RMS relative to the first part), peak-normalised to 0.9."""
+    """Mix a clip's parts at their levels (RMS relative to the first part), peak-normalised to 0.9.
+
+    Raises ``DataError`` when a labelled part renders silent (RMS under ``SILENT_RMS``): the clip would carry a
+    label for an instrument that is not heard."""
     n = int(plan.seconds * RENDER_SR)
     parts = [render_part(fonts[plan.font], part, n) for part in plan.parts]
-    reference = float(np.sqrt(np.mean(parts[0] ** 2))) or 1.0
+    for part, audio in zip(plan.parts, parts):
+        if part.code in plan.clip.labels and _rms(audio) < SILENT_RMS:
+            raise DataError(f"{plan.clip.clip_id}: its {part.code} part (GM program {part.program}, MIDI notes "
+                            f"{sorted({p for _, _, p, _ in part.notes})}) renders silent in {plan.font}")  # fmt: skip
+    reference = _rms(parts[0]) or 1.0
     y = np.zeros(n, dtype=np.float32)
     for part, audio in zip(plan.parts, parts):
-        rms = float(np.sqrt(np.mean(audio**2)))
+        rms = _rms(audio)
         if rms > 0:
             y += audio * (reference * 10 ** (part.level_db / 20) / rms)
     if plan.augment_seed is not None:
@@ -358,9 +417,14 @@ def render_clip(plan: ClipPlan, fonts: dict[str, Path]) -> np.ndarray:
     return (y * (0.9 / peak) if peak > 0 else y).astype(np.float32)
 
 
-def _render_to_file(plan: ClipPlan, fonts: dict[str, Path]) -> None:
-    y = render_clip(plan, fonts)
+def _render_to_file(plan: ClipPlan, fonts: dict[str, Path]) -> str | None:
+    """Write the clip; returns why it was not written (``render_clip``'s DataError), or None."""
+    try:
+        y = render_clip(plan, fonts)
+    except DataError as err:
+        return str(err)
     atomic_write(plan.clip.path, lambda f: soundfile.write(f, y, RENDER_SR, format="FLAC", subtype="PCM_16"))
+    return None
 
 
 def render_dataset(
@@ -374,22 +438,32 @@ def render_dataset(
     progress=True,
 ) -> list[Clip]:
     """Render (or finish rendering) a dataset into ``out``: ``audio/<split>/<task>/*.flac`` + ``metadata.csv``.
-    ``libraries``: the sample libraries to spread clips over (those not installed are skipped with a warning)."""
+    ``libraries``: the sample libraries to spread clips over (those not installed are skipped with a warning).
+    Labelled parts are planned playable in their fonts (``plan_dataset``); a clip whose labelled part renders
+    silent all the same is not written, is left out of ``metadata.csv`` and of the clips returned, and is
+    named in a warning."""
     out = Path(out)
     fonts = soundfonts(libraries)
-    plans = plan_dataset(out, size=size, seed=seed, augment_prob=augment_prob, libraries=tuple(fonts) if libraries else None)
+    chosen = tuple(fonts) if libraries else None
+    plans = plan_dataset(out, size=size, seed=seed, augment_prob=augment_prob, libraries=chosen, fonts=fonts)
     todo = [p for p in plans if not p.clip.path.exists()]
     workers = workers or os.cpu_count() or 1
+    outcome = {}  # clip id -> why it was not written, or None
     with tqdm(total=len(todo), desc=f"render {size}", unit="clip", disable=not progress) as bar:
         if workers == 1:
             for plan in todo:
-                _render_to_file(plan, fonts)
+                outcome[plan.clip.clip_id] = _render_to_file(plan, fonts)
                 bar.update()
         else:
             with process_pool(workers) as pool:
-                for future in concurrent.futures.as_completed([pool.submit(_render_to_file, p, fonts) for p in todo]):
-                    future.result()
+                futures = {pool.submit(_render_to_file, p, fonts): p.clip.clip_id for p in todo}
+                for future in concurrent.futures.as_completed(futures):
+                    outcome[futures[future]] = future.result()
                     bar.update()
-    clips = [p.clip for p in plans]
+    silent = {clip_id: reason for clip_id, reason in outcome.items() if reason}
+    if silent:
+        warnings.warn(f"{len(silent)} clip(s) not written, left out of metadata.csv: {'; '.join(sorted(silent.values()))}",
+                      stacklevel=2)  # fmt: skip
+    clips = [p.clip for p in plans if p.clip.clip_id not in silent]
     write_metadata(out, clips)
     return clips
