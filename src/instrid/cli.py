@@ -152,6 +152,10 @@ def _predict(args) -> None:
     from .predict import Recognizer
     from .tagging import tag
 
+    if args.manifest:
+        return _predict_manifest(args)
+    if not args.paths:
+        raise ParameterError("give audio files or folders to tag (or --manifest LIST --out FOLDER for Ray Data)")
     if args.timeline and args.format == "csv":
         raise ParameterError("--timeline with --format csv: a CSV row per file has no room for windows; use --format json or jsonl")
     recognizer = Recognizer.load(args.run, device=args.device, runtime=args.runtime)
@@ -176,6 +180,19 @@ def _predict(args) -> None:
         for reason in errors.values():
             print(f"instrid: error: {reason}", file=sys.stderr)
         raise InstridError(f"{len(errors)} path(s) could not be read (listed above); {len(predictions)} file(s) tagged")
+
+
+def _predict_manifest(args) -> None:
+    from .cluster import tag_manifest
+
+    if args.paths or args.out is None:
+        raise ParameterError("--manifest LIST takes its files from LIST and needs --out FOLDER for the Parquet results")
+    counts = tag_manifest(args.manifest, args.out, run_dir=args.run, address=args.ray_address, actors=args.actors,
+                          gpus_per_actor=args.gpus_per_actor, runtime=args.runtime, threshold=args.threshold)  # fmt: skip
+    print(f"{counts['tagged']} file(s) tagged, {counts['done']} already in {args.out}, {counts['errors']} could not be read "
+          f"(their reasons are in the error column)")  # fmt: skip
+    if counts["errors"]:
+        raise InstridError(f"{counts['errors']} file(s) could not be read; see the error column in {args.out}")
 
 
 def _export(args) -> None:
@@ -283,14 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_evaluate)
 
     p = commands.add_parser("predict", help="the instruments playing in recordings (files or folders, any length)")
-    p.add_argument("paths", nargs="+", type=Path, help="audio files or folders (searched recursively)")
+    p.add_argument("paths", nargs="*", type=Path, help="audio files or folders (searched recursively)")
     p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
     p.add_argument("--format", default="table", choices=["table", "json", "jsonl", "csv"], help="what to print: table "
                    "(for people), json (one document: a list of results), jsonl (one result per line, streamed), csv "
                    "(one row per file, one column per class)")  # fmt: skip
     p.add_argument("--timeline", action="store_true", help="also the scores of every window (which instrument when)")
     p.add_argument("--threshold", type=float, default=None, help="theta on the file scores (default: the run's)")
-    p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file; a rerun skips files in it")
+    p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file (with --manifest: a "
+                   "folder of Parquet files); a rerun skips the files in it")
+    p.add_argument("--manifest", type=Path, default=None, help="instead of PATHS: a text file of paths or URLs (one per "
+                   "line) to tag on Ray Data, locally or on a cluster (needs instrid[cluster])")
+    p.add_argument("--ray-address", default=None, help="with --manifest: the Ray cluster (default: RAY_ADDRESS, else a local one)")
+    p.add_argument("--actors", type=int, default=1, help="with --manifest: inference actors (the network; one per GPU)")
+    p.add_argument("--gpus-per-actor", type=float, default=0.0, help="with --manifest: GPUs per inference actor (0: CPU)")
     p.add_argument("--workers", type=int, default=1, help="processes sharing a folder's files and the cores (default 1: the "
                    "network already uses every core)")
     inference_options(p)

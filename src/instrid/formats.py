@@ -77,13 +77,13 @@ def csv_columns(codes: tuple[str, ...]) -> tuple[str, ...]:
 
 def csv_header(codes: tuple[str, ...]) -> str:
     buf = io.StringIO()
-    csv.writer(buf).writerow(csv_columns(codes))
+    csv.writer(buf, lineterminator="\n").writerow(csv_columns(codes))
     return buf.getvalue()
 
 
 def csv_line(p: Prediction) -> str:
     buf = io.StringIO()
-    csv.writer(buf).writerow(flat_row(p).values())
+    csv.writer(buf, lineterminator="\n").writerow(flat_row(p).values())
     return buf.getvalue()
 
 

@@ -11,6 +11,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -95,11 +96,14 @@ def tag(
     before it are done."""
     if workers < 1:
         raise ParameterError(f"--workers {workers}: give at least 1")
-    paths = list(paths)
-    found, errors = audio_files(paths)
+    paths, skipped = list(paths), {}
+    found, errors = audio_files(paths, skipped=skipped)
     if not found and not errors:
         raise ParameterError(f"no audio files in {', '.join(printable(str(p)) for p in paths)} "
                              f"(instrid reads {', '.join(AUDIO_EXTENSIONS)})")  # fmt: skip
+    if skipped:
+        names = ", ".join(printable(Path(f).name) for f in list(skipped)[:3]) + (", ..." if len(skipped) > 3 else "")
+        warnings.warn(f"{len(skipped)} file(s) skipped: not audio by their names ({names})", stacklevel=2)
     results = ResultFile(out, recognizer.labels) if out else None
     files = [f for f in found if results is None or resolved(f) not in results.done]
     predictions = []
