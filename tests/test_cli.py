@@ -69,3 +69,46 @@ def test_help_and_version_start_without_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.startswith("instrid 0.") and "predict" in result.stdout
     assert result.stdout.strip().endswith("False")  # --help and --version never import torch
+
+
+def test_a_missing_extra_is_named_in_one_line(tmp_path, monkeypatch, capsys):
+    for module in ("fastapi", "sklearn", "ray"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if not installed: importing it raises ModuleNotFoundError
+    assert main(["serve", "--port", "0"]) == 1
+    assert capsys.readouterr().err == "instrid: error: instrid serve needs fastapi: pip install 'instrid[serve]'\n"
+    assert main(["evaluate", "--run", str(tmp_path), "--data", str(tmp_path)]) == 1
+    assert "pip install 'instrid[train]'" in capsys.readouterr().err
+    (tmp_path / "list.txt").write_text("a.wav\n")
+    assert main(["predict", "--manifest", str(tmp_path / "list.txt"), "--out", str(tmp_path / "o")]) == 1
+    assert "pip install 'instrid[cluster]'" in capsys.readouterr().err
+
+
+def test_predict_needs_nothing_of_the_extras_and_names_bad_devices(tmp_path):
+    """Tagging a file, M4A included, imports no optional package but ONNX Runtime; --device gpu is one line."""
+    import av
+
+    path = tmp_path / "a.m4a"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=44_100, layout="mono")
+        t = np.arange(44_100 * 4) / 44_100
+        frame = av.AudioFrame.from_ndarray((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono")
+        frame.sample_rate = 44_100
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    code = (f"import sys; from instrid.cli import main; code = main(['predict', {str(path)!r}, '--format', 'jsonl'])\n"
+            "extras = ('sklearn', 'skops', 'pytorch_optimizer', 'matplotlib', 'fastapi', 'pretty_midi', 'ray', 'pyarrow')\n"
+            "print(code, [m for m in extras if m in sys.modules])")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
+    assert '"duration": 4.0' in result.stdout
+    result = subprocess.run([sys.executable, "-m", "instrid", "predict", str(path), "--device", "gpu"], capture_output=True, text=True)
+    assert result.returncode == 1 and result.stderr == "instrid: error: --device gpu: not a device; use cpu, cuda, cuda:N or auto\n"
+
+
+def test_models_lines_up_and_a_closed_pipe_is_quiet():
+    listing = subprocess.run([sys.executable, "-m", "instrid", "models"], capture_output=True, text=True).stdout.splitlines()
+    task, end_of_parameters = listing[0].index("task"), listing[0].index("parameters") + len("parameters")
+    assert len(listing) > 10 and all(row[task - 2 : task] == "  " and row[task] != " " for row in listing)
+    assert all(row[end_of_parameters - 1] != " " and row[end_of_parameters] == " " for row in listing)  # right-aligned
+    head = subprocess.run(f"{sys.executable} -m instrid models | head -1", shell=True, capture_output=True, text=True)
+    assert head.stdout.startswith("model") and head.stderr == ""

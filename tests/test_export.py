@@ -37,9 +37,10 @@ def test_classical_models_do_not_export(tiny_dataset, tmp_path, capsys):
     assert "only networks export" in capsys.readouterr().err
 
 
-def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, instrid_cache):
+def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, tmp_path, monkeypatch):
     from instrid.scorer import load_scorer
 
+    monkeypatch.setenv("INSTRID_CACHE", str(tmp_path))
     entry, _, _ = load_model(tiny_run)
     inputs = {name: x.numpy() for name, x in zip(entry.inputs, example_inputs(entry, batch=70))}  # two batches
     inputs["mask"] = (inputs["mask"] > 1).astype(np.float32)
@@ -47,18 +48,20 @@ def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, instrid_cac
     onnx_scorer, _ = load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
     assert (torch_scorer.runtime, onnx_scorer.runtime, onnx_scorer.precision) == ("torch", "onnxruntime", "fp32")
     np.testing.assert_allclose(onnx_scorer.probabilities(inputs), torch_scorer.probabilities(inputs), atol=1e-5)
-    exports = sorted((instrid_cache / "onnx").glob("cross_attention-*.onnx"))
+    exports = sorted((tmp_path / "onnx").glob("cross_attention-*.onnx"))
     assert len(exports) == 1
     mtime = exports[0].stat().st_mtime_ns
     assert load_scorer(tiny_run, device="cpu")[0].runtime == "onnxruntime"  # "auto" on CPU
     assert exports[0].stat().st_mtime_ns == mtime  # the cached export was reused
 
 
-def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, instrid_cache):
+def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, monkeypatch):
     from safetensors.torch import load_file, save_file
 
     from instrid.scorer import load_scorer
 
+    monkeypatch.setenv("INSTRID_CACHE", str(tmp_path / "cache"))
+    load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
     changed = tmp_path / "changed"
     shutil.copytree(tiny_run, changed)
     weights = load_file(changed / "model.safetensors")
@@ -70,7 +73,7 @@ def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, instrid_cache
     want = load_scorer(changed, device="cpu", precision="fp32", runtime="torch")[0].probabilities(inputs)
     got = load_scorer(changed, device="cpu", runtime="onnxruntime")[0].probabilities(inputs)
     np.testing.assert_allclose(got, want, atol=1e-5)
-    assert len(list((instrid_cache / "onnx").glob("cross_attention-*.onnx"))) == 2
+    assert len(list((tmp_path / "cache" / "onnx").glob("cross_attention-*.onnx"))) == 2
 
 
 def test_runtime_choices_and_their_errors(tiny_run, monkeypatch, tmp_path):
