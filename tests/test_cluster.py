@@ -49,11 +49,15 @@ def test_a_manifest_on_ray_gives_the_single_process_answers_and_resumes(local_ra
         np.testing.assert_allclose([got[x.code] for x in want.scores], [x.score for x in want.scores], atol=2e-4)
     assert rows[files[-1]]["silence"]
 
-    parts = sorted(out.glob("*.parquet"))
+    assert main(["predict", "--manifest", str(manifest), "--out", str(out)]) == 1  # the two failures are tried again
+    assert f"0 file(s) tagged, {len(files)} already in {out}, 2 could not be read" in capsys.readouterr().out
+    parts = sorted(out.glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
     parts[0].write_bytes(parts[0].read_bytes()[:100])  # as if killed while writing it
-    main(["predict", "--manifest", str(manifest), "--out", str(out)])  # exits 1 if the torn file held the bad ones
-    assert f"already in {out}" in capsys.readouterr().out and (out / (parts[0].name + ".torn")).exists()
-    assert sorted(r["path"] for r in read_results(out).to_pylist()) == sorted(rows)  # the torn rows redone, none twice
+    assert main(["predict", "--manifest", str(manifest), "--out", str(out)]) == 1
+    assert (out / (parts[0].name + ".torn")).exists() and "could not be read" in capsys.readouterr().out
+    again = read_results(out).to_pylist()
+    assert sorted(r["path"] for r in again) == sorted(rows)  # the torn rows redone; one row per file
+    assert {r["path"]: r["top"] for r in again} == {p: r["top"] for p, r in rows.items()}
 
 
 def test_manifest_errors_are_one_line(tmp_path, capsys):
@@ -67,3 +71,7 @@ def test_manifest_errors_are_one_line(tmp_path, capsys):
     assert "needs --out FOLDER" in capsys.readouterr().err
     assert main(["predict"]) == 1
     assert "give audio files or folders" in capsys.readouterr().err
+    assert main(["predict", "--manifest", str(empty), "--out", str(tmp_path / "o"), "--format", "csv"]) == 1
+    assert "--format: not used with --manifest" in capsys.readouterr().err
+    assert main(["predict", "--manifest", str(empty), "--out", str(tmp_path / "o.csv")]) == 1
+    assert "no file suffix" in capsys.readouterr().err

@@ -47,12 +47,15 @@ def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, tmp_path, m
     torch_scorer, _ = load_scorer(tiny_run, device="cpu", precision="fp32", runtime="torch")
     onnx_scorer, _ = load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
     assert (torch_scorer.runtime, onnx_scorer.runtime, onnx_scorer.precision) == ("torch", "onnxruntime", "fp32")
-    np.testing.assert_allclose(onnx_scorer.probabilities(inputs), torch_scorer.probabilities(inputs), atol=1e-5)
+    want = torch_scorer.probabilities(inputs)
+    np.testing.assert_allclose(onnx_scorer.probabilities(inputs), want, atol=1e-5)
     exports = sorted((tmp_path / "onnx").glob("cross_attention-*.onnx"))
     assert len(exports) == 1
     mtime = exports[0].stat().st_mtime_ns
     assert load_scorer(tiny_run, device="cpu")[0].runtime == "onnxruntime"  # "auto" on CPU
     assert exports[0].stat().st_mtime_ns == mtime  # the cached export was reused
+    exports[0].write_bytes(exports[0].read_bytes()[:1000])  # torn
+    np.testing.assert_allclose(load_scorer(tiny_run, device="cpu")[0].probabilities(inputs), want, atol=1e-5)  # made again
 
 
 def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, monkeypatch):
@@ -91,5 +94,5 @@ def test_runtime_choices_and_their_errors(tiny_run, monkeypatch, tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.setenv("INSTRID_CACHE", str(blocked / "sub"))  # a cache that cannot be made
-    with pytest.warns(UserWarning, match="cannot write its ONNX export"):
+    with pytest.warns(UserWarning, match="its ONNX export failed"):
         assert scorer.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"

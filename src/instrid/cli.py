@@ -185,8 +185,13 @@ def _predict(args) -> None:
 def _predict_manifest(args) -> None:
     from .cluster import tag_manifest
 
-    if args.paths or args.out is None:
-        raise ParameterError("--manifest LIST takes its files from LIST and needs --out FOLDER for the Parquet results")
+    if args.paths or args.out is None or args.out.suffix:
+        raise ParameterError("--manifest LIST takes its files from LIST and needs --out FOLDER (no file suffix) for the Parquet results")  # fmt: skip
+    ignored = [f"--{k}" for k, default in (("format", "table"), ("timeline", False), ("workers", 1), ("device", "auto"))
+               if getattr(args, k) != default]  # fmt: skip
+    if ignored:
+        raise ParameterError(f"{', '.join(ignored)}: not used with --manifest (Parquet results; --actors and "
+                             "--gpus-per-actor place the network)")  # fmt: skip
     counts = tag_manifest(args.manifest, args.out, run_dir=args.run, address=args.ray_address, actors=args.actors,
                           gpus_per_actor=args.gpus_per_actor, runtime=args.runtime, threshold=args.threshold)  # fmt: skip
     print(f"{counts['tagged']} file(s) tagged, {counts['done']} already in {args.out}, {counts['errors']} could not be read "

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import io
 import json
 import logging
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -81,13 +83,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "instrid"
 
 
-def cached_onnx(entry, model: torch.nn.Module, run: dict) -> Path:
-    """The ONNX export of a loaded run, made once and kept in ``cache_dir()/onnx``, named by a hash of the
-    weights, run.json and the torch version (a changed run gets a new export, never a stale one)."""
-    digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode() + torch.__version__.encode())
+def cached_onnx(entry, model: torch.nn.Module, run: dict, *, again: bool = False) -> Path:
+    """The ONNX export of a loaded run, made once (or ``again``) and kept in ``cache_dir()/onnx``, named by a
+    hash of the weights, run.json, the network's source and the versions of instrid, torch and onnx: a changed
+    run or network gets a new export, never a stale one."""
+    import onnx
+
+    from . import __version__
+
+    versions = f"{__version__} {torch.__version__} {onnx.__version__}"
+    digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode() + versions.encode())
+    digest.update(inspect.getsource(sys.modules[type(model).__module__]).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
     path = cache_dir() / "onnx" / f"{entry.name}-{digest.hexdigest()[:20]}.onnx"
-    if not path.is_file():
+    if again or not path.is_file():
         save_onnx(onnx_model(entry, model, run), path)
     return path

@@ -97,7 +97,10 @@ def onnx_session(entry: ModelEntry, model: torch.nn.Module, run: dict):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
-    return onnxruntime.InferenceSession(str(cached_onnx(entry, model, run)), options, providers=["CPUExecutionProvider"])
+    try:
+        return onnxruntime.InferenceSession(str(cached_onnx(entry, model, run)), options, providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001  (a cached file that is torn, or that this ONNX Runtime cannot read)
+        return onnxruntime.InferenceSession(str(cached_onnx(entry, model, run, again=True)), options, providers=["CPUExecutionProvider"])
 
 
 def autocast(device: torch.device, precision: str):
@@ -189,8 +192,8 @@ def make_scorer(
     entry: ModelEntry, model, run: dict, *, device: str | torch.device = "auto", precision: str = "auto", runtime: str = "torch"
 ) -> Scorer | SklearnScorer:
     """The scorer of a loaded run (``checkpoint.load_model``'s ``entry, model, run``). With ``runtime`` "auto"
-    or "onnxruntime" (see ``resolve_runtime``) the network runs on ONNX Runtime; where its export cannot be
-    written under "auto", PyTorch runs it and a warning says why."""
+    or "onnxruntime" (see ``resolve_runtime``) the network runs on ONNX Runtime; where its export fails under
+    "auto", PyTorch runs it and a warning says why. The default, "torch", suits a network still in training."""
     n_classes = len(run["labels"])
     if entry.kind == "sklearn":
         return SklearnScorer(model, entry, n_classes)
@@ -199,10 +202,12 @@ def make_scorer(
     if resolve_runtime(runtime, device, precision) == "onnxruntime":
         try:
             session = onnx_session(entry, model, run)
-        except OSError as e:
+        except Exception as e:  # noqa: BLE001  (a cache that cannot be written, an exporter or ONNX Runtime failure)
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             if runtime != "auto":
-                raise InstridError(f"cannot write the ONNX export ({e}); set INSTRID_CACHE to a writable folder") from None
-            warnings.warn(f"running the network on PyTorch: cannot write its ONNX export ({e})", stacklevel=2)
+                raise InstridError(f"cannot run the network on ONNX Runtime ({reason}); use --runtime torch, or set "
+                                   "INSTRID_CACHE to a writable folder") from None  # fmt: skip
+            warnings.warn(f"running the network on PyTorch: its ONNX export failed ({reason})", stacklevel=2)
     return Scorer(
         model, entry, run["normalization"], n_classes, device=device, precision=precision,
         activation=run.get("activation", "softmax"), session=session,

@@ -12,8 +12,7 @@ import soundfile
 
 from . import features
 from .data import Clip
-from .labels import IRMAS_CLASSES
-from .labels import full_name
+from .labels import IRMAS_CLASSES, full_name
 from .store import PackedFeatures
 from .windows import input_windows
 

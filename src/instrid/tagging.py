@@ -31,8 +31,9 @@ class ResultFile:
         self.path, self.codes = Path(path), codes  # codes: the run's classes, one CSV column each
         self.kind = {".jsonl": "jsonl", ".csv": "csv"}.get(self.path.suffix.lower())
         if self.kind is None:
+            hint = "; a results file from an older instrid is JSON Lines: rename it to .jsonl" if self.path.suffix == ".json" else ""
             raise ParameterError(f"--out {printable(str(path))}: use a .jsonl or .csv file name (results files are "
-                                 "appended to as files are done, so they are JSON Lines or CSV)")  # fmt: skip
+                                 f"appended to as files are done){hint}")  # fmt: skip
         if os.path.isdir(self.path):
             raise ParameterError(f"--out {printable(str(path))}: is a folder; give a .jsonl or .csv file name")
         self.done: set[str] = set()
@@ -56,7 +57,7 @@ class ResultFile:
             else:
                 rows = csv.DictReader(io.StringIO(complete))
                 if complete and tuple(rows.fieldnames or ()) != csv_columns(self.codes):
-                    raise ValueError("other columns than this model's")
+                    raise ValueError("other columns than this model's: written by another model or an older instrid")
                 self.done = {resolved(row["path"]) for row in rows}
         except (ValueError, KeyError, TypeError) as err:
             raise ParameterError(f"--out {printable(str(self.path))}: holds lines that are not instrid results ({type(err).__name__}: "
@@ -155,7 +156,7 @@ def _predictions(files: list[Path], recognizer: Recognizer, workers: int, thresh
     (started with spawn, each with its share of the cores' threads, and its own copy of the model). One file
     gets a bar of its seconds read on stderr (when it is a terminal and the file takes over a second)."""
     if len(files) == 1 and progress:
-        with tqdm(desc="predict", unit="s", delay=1.0, bar_format="{desc}: {n:.0f} s of audio read [{elapsed}]") as bar:
+        with tqdm(desc="predict", unit="s", delay=1.0, disable=None, bar_format="{desc}: {n:.0f} s of audio read [{elapsed}]") as bar:
             yield iter([_predict_file(recognizer, files[0], threshold, timeline, lambda s: bar.update(s - bar.n))])
         return
     if workers <= 1:
