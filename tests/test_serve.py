@@ -14,8 +14,8 @@ import soundfile
 from conftest import tone
 from fastapi.testclient import TestClient
 
-from instrid.predict import Recognizer
 from instrid import features
+from instrid.predict import Recognizer
 from instrid.serve import create_app, decibels
 
 CHROMIUM = Path("/usr/bin/chromium")

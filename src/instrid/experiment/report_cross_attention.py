@@ -9,8 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure  # the object API: no pyplot, no global backend
 from matplotlib.lines import Line2D
 
-from ..labels import IRMAS_CLASSES
-from ..labels import full_name
+from ..labels import IRMAS_CLASSES, full_name
 from . import paper
 from .plan import (
     ABLATION_MODELS,
