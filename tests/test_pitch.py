@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from conftest import SR, tone
 
-from instrid.features import PYIN_FMAX, PYIN_FMIN, PYIN_FRAME_LENGTH
+from instrid.audio import load_audio
+from instrid.features import PYIN_FMAX, PYIN_FMIN, PYIN_FRAME_LENGTH, pitch_track
 from instrid.pitch import pyin
 
 PARAMS = dict(fmin=PYIN_FMIN, fmax=PYIN_FMAX, sr=SR, frame_length=PYIN_FRAME_LENGTH, hop_length=441)
@@ -46,3 +47,30 @@ def test_rejects_bad_parameters():
         pyin(tone(440), fmin=500.0, fmax=100.0, sr=SR)
     with pytest.raises(librosa.ParameterError):
         pyin(np.zeros((2, SR)), **PARAMS)
+
+
+def assert_same_track(got, expected):
+    for g, e in zip(got, expected):  # f0 (NaN where unvoiced), voiced_flag, voiced_prob
+        assert np.array_equal(g, e, equal_nan=True)
+
+
+def test_threads_give_the_whole_signal_track_on_a_minute_of_music(tiny_dataset):
+    _, clips = tiny_dataset
+    y = np.concatenate([load_audio(c.path, sr=SR) for c in clips if c.task in ("mix", "solo")])[: 60 * SR]
+    whole = pyin(y, **PARAMS)
+    assert_same_track(pyin(y, **PARAMS, workers=2), whole)  # 2 s chunks
+    assert_same_track(pyin(y, **PARAMS, workers=3, chunk_seconds=0.37), whole)  # 37 frames: boundaries everywhere
+    track = pitch_track(y)  # all cores
+    assert_same_track((track.f0, track.voiced, track.voiced_prob), (whole[0].astype(np.float32), whole[1], whole[2].astype(np.float32)))  # fmt: skip
+
+
+def test_threads_give_the_whole_signal_track_on_a_glide():
+    rng = np.random.default_rng(1)
+    n = 12 * SR
+    up = np.geomspace(70, 2000, n // 2)
+    y = np.sin(2 * np.pi * np.cumsum(np.concatenate([up, up[::-1]])) / SR) + 0.05 * rng.standard_normal(n)
+    y[5 * SR : 6 * SR] = 0  # a silence inside
+    whole = pyin(y, **PARAMS)
+    assert whole[1].mean() > 0.5
+    for chunk_seconds in (0.02, 1.0):  # two-frame chunks: the shortest allowed
+        assert_same_track(pyin(y, **PARAMS, workers=2, chunk_seconds=chunk_seconds), whole)

@@ -220,7 +220,10 @@ class PitchTrack:
 
 
 def pitch_track(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> PitchTrack:
-    """pYIN f0 in C2–C7 on the frame grid of ``log_mel(y, spec)`` (same hop, centred frames)."""
+    """pYIN f0 in C2–C7 on the frame grid of ``log_mel(y, spec)`` (same hop, centred frames).
+
+    Signals of two ``pitch.CHUNK_SECONDS`` (4 s) or more are computed on all cores; the track is the same.
+    """
     f0, voiced, voiced_prob = pyin(
         y,
         fmin=PYIN_FMIN,
@@ -228,6 +231,7 @@ def pitch_track(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> PitchTrac
         sr=spec.sample_rate,
         frame_length=PYIN_FRAME_LENGTH,
         hop_length=spec.hop_length,
+        workers=None,  # one thread per core
     )
     return PitchTrack(f0.astype(np.float32), voiced, voiced_prob.astype(np.float32))
 

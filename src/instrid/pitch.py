@@ -14,11 +14,19 @@ order, so ``f0`` and ``voiced_flag`` are identical (``benchmarks/pitch.py`` and
 ``tests/test_pitch.py`` check this). The YIN difference function itself is librosa's own
 (``librosa.core.pitch._cumulative_mean_normalized_difference``), which is why instrid pins the
 librosa minor version.
+
+With ``workers`` threads, a long signal's observation probabilities are computed chunk by chunk in
+parallel while one thread runs the Viterbi pass over the chunks done. They are frame-wise, so the
+result is again the same bit for bit. The Viterbi pass is not split: chunks decoded apart and stitched
+where their paths agree differ from the whole signal's path (docs/implementation.md, "Fast pYIN").
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import librosa
 import numba
@@ -27,6 +35,8 @@ import scipy.stats
 from librosa.core.pitch import _cumulative_mean_normalized_difference, _parabolic_interpolation
 
 __all__ = ["pyin"]
+
+CHUNK_SECONDS = 2.0  # with workers > 1: observations computed per chunk of at least this much audio
 
 
 def pyin(
@@ -47,10 +57,15 @@ def pyin(
     fill_na: float | None = np.nan,
     center: bool = True,
     pad_mode: str = "constant",
+    workers: int | None = 1,
+    chunk_seconds: float = CHUNK_SECONDS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Probabilistic YIN, a drop-in replacement for ``librosa.pyin`` on mono audio.
 
-    Parameters are librosa's, with the same meaning and defaults.
+    Parameters are librosa's, with the same meaning and defaults, plus two that change only the speed: with
+    ``workers`` threads, a signal of at least two ``chunk_seconds`` has its observation probabilities computed
+    chunk by chunk in parallel while the Viterbi pass runs over the chunks done (``_pipelined_forward``).
+    The result is the same, bit for bit.
 
     Parameters
     ----------
@@ -58,6 +73,8 @@ def pyin(
         mono audio.
     fmin, fmax : number > 0, fmin < fmax <= sr/2
         pitch search range in Hz.
+    workers : int > 0 or None
+        threads (None: one per core); 1 computes the whole signal at once, as librosa does.
 
     Returns
     -------
@@ -78,23 +95,19 @@ def pyin(
 
     min_period = int(np.floor(sr / fmax))
     max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
-    yin_frames = _cumulative_mean_normalized_difference(y_frames, min_period, max_period)  # (P, T)
-    parabolic_shifts = _parabolic_interpolation(yin_frames)  # (P, T)
-
     thresholds = np.linspace(0, 1, n_thresholds + 1)
     beta_probs = np.diff(scipy.stats.beta.cdf(thresholds, beta_parameters[0], beta_parameters[1]))
     n_bins_per_semitone = int(np.ceil(1.0 / resolution))
     n_pitch_bins = int(np.floor(12 * n_bins_per_semitone * np.log2(fmax / fmin))) + 1
-
-    observation_probs, voiced_prob = _observation_probabilities(
-        yin_frames,
-        parabolic_shifts,
+    observe = functools.partial(
+        _log_observations,
         sr=sr,
         thresholds=thresholds,
         beta_probs=beta_probs,
         boltzmann_parameter=boltzmann_parameter,
         no_trough_prob=no_trough_prob,
         min_period=min_period,
+        max_period=max_period,
         fmin=fmin,
         n_pitch_bins=n_pitch_bins,
         n_bins_per_semitone=n_bins_per_semitone,
@@ -103,12 +116,20 @@ def pyin(
     max_semitones_per_frame = round(max_transition_rate * 12 * hop_length / sr)
     transition_width = max_semitones_per_frame * n_bins_per_semitone + 1
     log_trans, band = _log_transition(n_pitch_bins, transition_width, switch_prob)
-
-    # As librosa.sequence.viterbi: log-likelihoods with a `tiny` floor against log(0).
-    epsilon = librosa.util.tiny(observation_probs)
-    log_prob = np.log(observation_probs.T + epsilon)  # (T, S)
+    epsilon = np.finfo(np.float64).tiny  # librosa.util.tiny of the (float64) observation probabilities
     log_p_init = np.log(np.full(2 * n_pitch_bins, 1.0 / (2 * n_pitch_bins)) + epsilon)
-    states = _banded_viterbi(log_prob, log_trans, band, log_p_init, np.log(epsilon))
+
+    workers = workers or os.cpu_count() or 1
+    chunk = max(2, round(chunk_seconds * sr / hop_length))  # frames; not 1: numpy sums one column pairwise
+    if workers == 1 or y_frames.shape[1] < 2 * chunk:
+        log_prob, voiced_prob = observe(y_frames)  # (T, S), (T,)
+        ptr = np.zeros(log_prob.shape, dtype=np.int32)
+        value = _viterbi_forward(log_prob, log_trans, band, log_prob[0] + log_p_init, np.log(epsilon), ptr)
+    else:
+        log_prob, voiced_prob, ptr, value = _pipelined_forward(
+            y_frames, observe, log_trans, band, log_p_init, np.log(epsilon), chunk, workers
+        )
+    states = _backtrack(ptr, np.argmax(value))
 
     freqs = fmin * 2 ** (np.arange(n_pitch_bins) / (12 * n_bins_per_semitone))
     f0 = freqs[states % n_pitch_bins]
@@ -116,6 +137,22 @@ def pyin(
     if fill_na is not None:
         f0[~voiced_flag] = fill_na
     return f0, voiced_flag, voiced_prob
+
+
+def _log_observations(
+    y_frames: np.ndarray, *, min_period: int, max_period: int, **params
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log observation likelihoods (T, S) and voiced probability (T,) of frames (frame_length, T).
+
+    Every step works frame by frame, so the rows of a range of frames (two or more) are the whole signal's.
+    """
+    yin_frames = _cumulative_mean_normalized_difference(y_frames, min_period, max_period)  # (P, T)
+    parabolic_shifts = _parabolic_interpolation(yin_frames)  # (P, T)
+    observation_probs, voiced_prob = _observation_probabilities(
+        yin_frames, parabolic_shifts, min_period=min_period, **params
+    )
+    # As librosa.sequence.viterbi: log-likelihoods with a `tiny` floor against log(0).
+    return np.log(observation_probs.T + librosa.util.tiny(observation_probs)), voiced_prob
 
 
 def _observation_probabilities(
@@ -184,7 +221,7 @@ def _observation_probabilities(
     return observation_probs, voiced_prob[0]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _trough_priors(heights, seg_start, seg_end, thresholds, pmf_table):  # pragma: no cover
     """Per-trough prior over thresholds, as librosa's ``__pyin_helper`` builds it frame by frame.
 
@@ -243,12 +280,53 @@ def _log_transition(n_pitch_bins: int, transition_width: int, switch_prob: float
     return log_trans, band
 
 
-@numba.njit(cache=True)
-def _banded_viterbi(log_prob, log_trans, band, log_p_init, log_floor):  # pragma: no cover
-    """Viterbi decoding over in-band predecessors only, with ``librosa.sequence.viterbi``'s results.
+def _pipelined_forward(
+    y_frames: np.ndarray,
+    observe: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    log_trans: np.ndarray,
+    band: np.ndarray,
+    log_p_init: np.ndarray,
+    log_floor: float,
+    chunk: int,
+    workers: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The observations and forward pass of the whole signal, the former in ``workers`` threads.
+
+    The observation likelihoods of chunks of at least ``chunk`` frames are computed in parallel (frame-wise,
+    so exactly the whole signal's rows), while this thread runs the one forward pass over the chunks already
+    done, in order. The forward pass is not split: every value carries the whole history, and a chunk decoded
+    from other starting values breaks near-ties (paths whose values differ in the last bits) differently.
+    Returns log_prob (T, S), voiced_prob (T,), ptr (T, S) and the values of the last frame (S,).
+    """
+    n_frames = y_frames.shape[1]
+    bounds = np.linspace(0, n_frames, n_frames // chunk + 1).round().astype(int)  # chunk k: [bounds[k], bounds[k+1])
+    log_prob = np.empty((n_frames, len(log_p_init)))
+    voiced_prob = np.empty(n_frames)
+    ptr = np.zeros((n_frames, len(log_p_init)), dtype=np.int32)
+
+    def observe_chunk(a: int, b: int) -> None:
+        log_prob[a:b], voiced_prob[a:b] = observe(y_frames[:, a:b])
+
+    with ThreadPoolExecutor(workers) as pool:
+        done = [pool.submit(observe_chunk, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        for k, future in enumerate(done):
+            future.result()
+            if k == 0:
+                value = log_prob[0] + log_p_init  # (S,)
+            a, b = max(0, bounds[k] - 1), bounds[k + 1]  # from the last frame decoded
+            value = _viterbi_forward(log_prob[a:b], log_trans, band, value, log_floor, ptr[a:b])
+    return log_prob, voiced_prob, ptr, value
+
+
+@numba.njit(cache=True, nogil=True)
+def _viterbi_forward(log_prob, log_trans, band, value, log_floor, ptr):  # pragma: no cover
+    """``librosa.sequence.viterbi``'s forward pass over in-band predecessors only, with its results.
 
     log_prob: (T, S) log observation likelihoods, S = 2n; log_trans: (S, S) [from, to];
-    band: (2, 2, 2h + 1, n) as made by ``_log_transition``.
+    band: (2, 2, 2h + 1, n) as made by ``_log_transition``; value: (S,) the values of frame 0 (log_prob[0]
+    is not read). Writes the best predecessor of each state at frames 1..T-1 into ptr (T, S) and returns
+    the values of frame T-1.
+
     A predecessor outside the band has transition log-probability ``log_floor`` (log of librosa's
     ``tiny``). It can only win if the best value of the previous frame plus ``log_floor`` reaches the
     best in-band candidate; such a state is then decided over all predecessors, as the dense
@@ -260,8 +338,6 @@ def _banded_viterbi(log_prob, log_trans, band, log_p_init, log_floor):  # pragma
     h = (band.shape[2] - 1) // 2
     padded = np.full((2, n + 2 * h), -np.inf)  # previous values, block-wise, with -inf margins
     best = np.empty(n_states)
-    ptr = np.zeros((n_steps, n_states), dtype=np.int32)
-    value = log_prob[0] + log_p_init
     for t in range(1, n_steps):
         for b in range(2):
             padded[b, h : h + n] = value[b * n : (b + 1) * n]
@@ -288,8 +364,14 @@ def _banded_viterbi(log_prob, log_trans, band, log_p_init, log_floor):  # pragma
                         best[j] = candidate
                         ptr[t, j] = k
         value = log_prob[t] + best
-    states = np.empty(n_steps, dtype=np.int64)
-    states[n_steps - 1] = np.argmax(value)
-    for t in range(n_steps - 2, -1, -1):
+    return value
+
+
+@numba.njit(cache=True, nogil=True)
+def _backtrack(ptr, last):  # pragma: no cover
+    """The state path (T,) ending in state ``last`` through the pointers ptr (T, S)."""
+    states = np.empty(ptr.shape[0], dtype=np.int64)
+    states[-1] = last
+    for t in range(ptr.shape[0] - 2, -1, -1):
         states[t] = ptr[t + 1, states[t + 1]]
     return states
