@@ -88,7 +88,7 @@ for argv in (["serve"], ["evaluate", "--run", "x", "--data", "x"], ["predict", "
     assert result.stderr.splitlines() == [
         "instrid: error: instrid serve needs fastapi: pip install 'instrid[serve]'",
         "instrid: error: instrid evaluate needs sklearn: pip install 'instrid[train]'",
-        "instrid: error: tagging a manifest needs Ray Data: pip install 'instrid[cluster]'",
+        "instrid: error: instrid predict needs ray: pip install 'instrid[cluster]'",
     ]
 
 

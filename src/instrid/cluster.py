@@ -25,15 +25,6 @@ FILES_PER_BATCH = 8  # files whose windows are scored together by one inference 
 MAX_SECONDS = 2 * 3600.0  # longest file: its windows are held at once (the shipped model's: 0.35 GB for 2 h)
 
 
-def require_ray():
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:
-        raise InstridError("tagging a manifest needs Ray Data: pip install 'instrid[cluster]'") from None
-    return ray
-
-
 def read_manifest(manifest: str | Path) -> list[str]:
     """The paths or URLs of a manifest: one per line; blank lines and lines starting with # are skipped.
     Local paths are made absolute, relative to the manifest's folder, so every worker reads the same file."""
@@ -151,7 +142,9 @@ def tag_manifest(
     (each worker loads its own copy); a run folder must be at the same path on every machine. A file's windows
     are held in memory at once, so files longer than ``max_seconds`` are refused.
     Returns ``{"done": n already there, "tagged": n, "errors": n}`` for this run."""
-    ray = require_ray()
+    import pyarrow.parquet as pq  # instrid[cluster]: the CLI names the extra when one is missing
+    import ray
+    import ray.data
     if actors < 1 or gpus_per_actor < 0:
         raise ParameterError(f"--actors {actors} --gpus-per-actor {gpus_per_actor}: give at least one actor and no negative GPUs")
 
@@ -172,13 +165,11 @@ def tag_manifest(
     ds = ray.data.from_items([{"path": p} for p in todo])
     ds = ds.map(FeatureStage, fn_constructor_args=(run_dir, max_seconds), concurrency=(1, max(1, int(ray.cluster_resources().get("CPU", 1)))))  # fmt: skip
     ds = ds.map_batches(
-        InferenceStage, fn_constructor_args=(run_dir, device, runtime if device == "cpu" else "torch", threshold),
+        InferenceStage, fn_constructor_args=(run_dir, device, runtime, threshold),
         batch_size=FILES_PER_BATCH, batch_format="numpy", concurrency=actors, num_gpus=gpus_per_actor or None,
     )  # fmt: skip
     before = set(out_dir.glob("*.parquet"))
     ds.write_parquet(str(out_dir))
-    import pyarrow.parquet as pq
-
     new = [pq.read_table(p, columns=["error"]).column("error").to_pylist() for p in set(out_dir.glob("*.parquet")) - before]
     errors = sum(bool(e) for part in new for e in part)
     return {"done": len(paths) - len(todo), "tagged": sum(map(len, new)) - errors, "errors": errors}

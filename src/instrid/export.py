@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_model
-from .errors import CheckpointError, InstridError
+from .errors import CheckpointError
 from .fileio import atomic_write
 
 
@@ -30,17 +30,9 @@ def example_inputs(entry, batch: int = 2) -> tuple[torch.Tensor, ...]:
     return tuple(torch.randn(shape) for shape in entry.input_shapes(batch).values())
 
 
-def require_onnx() -> None:
-    try:
-        import onnx  # noqa: F401
-        import onnxscript  # noqa: F401  (torch.onnx's exporter)
-    except ImportError:
-        raise InstridError("ONNX export needs the onnx packages: pip install 'instrid[onnx]'") from None
-
-
 def onnx_model(entry, model: torch.nn.Module, run: dict):
-    """The network as an ONNX ``ModelProto`` with a dynamic batch size and the run's metadata."""
-    require_onnx()
+    """The network as an ONNX ``ModelProto`` with a dynamic batch size and the run's metadata (needs
+    instrid[onnx]: the CLI names the extra when one is missing)."""
     model.eval()
     dynamic = {name: {0: torch.export.Dim("batch")} for name in entry.inputs}
     quiet = contextlib.ExitStack()  # the exporter prints its progress, logs and warns about what it cannot see
@@ -69,7 +61,6 @@ def save_onnx(proto, path: str | Path) -> Path:
 
 def export_onnx(run_dir: str | Path, path: str | Path) -> Path:
     """Write the network of ``run_dir`` to ``path`` as ONNX (dynamic batch size); returns the path."""
-    require_onnx()
     entry, model, run = load_model(run_dir)
     if entry.kind != "torch":
         raise CheckpointError(f"{run_dir}: {entry.name} is a scikit-learn model; only networks export to ONNX")

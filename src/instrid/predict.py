@@ -78,14 +78,6 @@ class Prediction:
         return out
 
 
-def _reporting(chunks: Iterable[np.ndarray], sample_rate: int, on_progress: Callable[[float], None]) -> Iterator[np.ndarray]:
-    n = 0
-    for chunk in chunks:
-        n += len(chunk)
-        on_progress(n / sample_rate)
-        yield chunk
-
-
 @dataclass(frozen=True)
 class FileWindows:
     inputs: dict[str, np.ndarray]  # the model's input windows, e.g. "mel" (W, 1, 96, 187)
@@ -137,9 +129,9 @@ class Recognizer:
         ``on_progress`` is called with the seconds of audio read so far, block by block."""
         name = name or str(source)
         chunks = self._stream(source, name, max_seconds)
-        if on_progress is not None:
-            chunks = _reporting(chunks, self.sample_rate, on_progress)
-        return self._recognise(chunks, path=name, threshold=threshold, timeline=timeline, keep_features=keep_features)
+        return self._recognise(
+            chunks, path=name, threshold=threshold, timeline=timeline, keep_features=keep_features, on_progress=on_progress
+        )
 
     def predict_audio(
         self, y: np.ndarray, *, path: str = "", threshold: float | None = None, timeline: bool = False, keep_features: bool = False
@@ -161,12 +153,13 @@ class Recognizer:
         return audio.stream_audio(source, sr=self.sample_rate, name=name, max_seconds=max_seconds, min_samples=min_samples)
 
     def _recognise(
-        self, chunks: Iterable[np.ndarray], *, path: str, threshold: float | None, timeline: bool, keep_features: bool
-    ) -> Prediction:
+        self, chunks: Iterable[np.ndarray], *, path: str, threshold: float | None, timeline: bool, keep_features: bool,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Prediction:  # fmt: skip
         kept = [] if keep_features else None
         duration = [0.0]
         probs, silent = [], []
-        for inputs, quiet in self._windows(chunks, duration, kept):
+        for inputs, quiet in self._windows(chunks, duration, kept, on_progress):
             probs.append(self.scorer.probabilities(inputs))
             silent.append(quiet)
         features = {k: np.concatenate([b[k] for b in kept], axis=-1) for k in kept[0]} if keep_features else None
@@ -176,10 +169,12 @@ class Recognizer:
         )  # fmt: skip
 
     def _windows(
-        self, chunks: Iterable[np.ndarray], duration: list[float], kept: list | None
-    ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+        self, chunks: Iterable[np.ndarray], duration: list[float], kept: list | None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:  # fmt: skip
         """The input windows (W, ...) and their silence (W,) block by block as the audio streams in; the
-        audio's length in seconds goes into ``duration[0]`` and, with ``kept``, the feature blocks into it."""
+        seconds of audio read go into ``duration[0]`` (and to ``on_progress`` as they grow) and, with ``kept``,
+        the feature blocks into it."""
         window, hop = self.entry.window, evaluation_hop(self.entry)
         n_samples = 0
 
@@ -188,6 +183,8 @@ class Recognizer:
             for chunk in chunks:
                 n_samples += len(chunk)
                 duration[0] = n_samples / self.sample_rate
+                if on_progress is not None:
+                    on_progress(duration[0])
                 yield chunk
 
         frames: dict[str, np.ndarray] = {}  # frames not yet windowed, from frame ``offset`` on

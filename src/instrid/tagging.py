@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .audio import AUDIO_EXTENSIONS, audio_files, resolved
 from .errors import InstridError, ParameterError, printable
-from .formats import csv_columns, csv_header, csv_line, json_line
+from .formats import FORMATS, csv_columns
 from .predict import Prediction, Recognizer
 
 
@@ -45,8 +45,8 @@ class ResultFile:
             self.file = self.path.open("a", newline="")
         except OSError as err:
             raise ParameterError(f"--out {printable(str(path))}: cannot be written ({err.strerror}); choose another file") from None
-        if new and self.kind == "csv":
-            self._write(csv_header(self.codes))
+        if new:
+            self._write(FORMATS[self.kind].begin(codes))  # the CSV header
 
     def _recover(self) -> None:
         text = self.path.read_bytes().decode("utf-8", errors="replace")
@@ -71,7 +71,7 @@ class ResultFile:
         os.fsync(self.file.fileno())
 
     def add(self, p: Prediction) -> None:
-        self._write(json_line(p) if self.kind == "jsonl" else csv_line(p))
+        self._write(FORMATS[self.kind].result(p, False))
         self.done.add(resolved(p.path))
 
     def close(self) -> None:
