@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile
 import torch
 
@@ -38,3 +39,52 @@ def test_frozen_classifier_trains_only_its_head_and_keeps_the_backbone_in_infere
     model.eval()
     with torch.inference_mode():
         assert torch.allclose(model(mel), model(embedding=model.embed(mel)))  # what training on embeddings relies on
+
+
+def test_nuisance_projection_removes_library_offsets_and_keeps_classes():
+    """Embeddings = class signal + a per-library offset + noise: the fitted projection removes the offsets'
+    span and keeps most of what tells the classes apart."""
+    from instrid.models.musicnn import MusicnnClassifier, MusicnnConfig
+
+    rng = np.random.default_rng(0)
+    net = MusicnnClassifier(MusicnnConfig(n_classes=3, pretrained=False, nuisance_dims=3))
+    dim = net.backbone.pooled_dim
+    classes, offsets = rng.normal(size=(3, dim)), 3 * rng.normal(size=(4, dim))
+    labels, libraries = rng.integers(0, 3, 2000), rng.integers(0, 4, 2000)
+    x = classes[labels] + offsets[libraries] + 0.1 * rng.normal(size=(2000, dim))
+    labels[:50] = -1  # no-instrument windows are left out of the fit
+    net.fit_nuisance(x.astype(np.float32), labels, libraries)
+    u = net.nuisance.numpy()
+    assert np.allclose(u @ u.T, np.eye(3), atol=1e-5)
+
+    def kept(v):  # the share of a standardised direction that survives the projection
+        z = v / net.embedding_scale.numpy()
+        return np.linalg.norm(z - (z @ u.T) @ u) / np.linalg.norm(z)
+
+    assert all(kept(offsets[i] - offsets[j]) < 0.05 for i in range(4) for j in range(i))
+    assert all(kept(classes[i] - classes[j]) > 0.5 for i in range(3) for j in range(i))
+    z = torch.from_numpy(x[:8].astype(np.float32))
+    assert net(embedding=z).shape == (8, 3)
+
+
+def test_nuisance_projection_needs_a_frozen_network_and_enough_libraries():
+    from instrid.errors import ParameterError
+    from instrid.models.musicnn import MusicnnClassifier, MusicnnConfig
+
+    with pytest.raises(ParameterError, match="freeze"):
+        MusicnnClassifier(MusicnnConfig(pretrained=False, freeze=False, nuisance_dims=2))
+    net = MusicnnClassifier(MusicnnConfig(n_classes=2, pretrained=False, nuisance_dims=2))
+    one_library = np.zeros(20, int)
+    with pytest.raises(ParameterError, match="nuisance_dims=2"):
+        net.fit_nuisance(np.ones((20, net.backbone.pooled_dim), np.float32), np.arange(20) % 2, one_library)
+
+
+def test_fine_tuning_gives_the_pretrained_network_a_smaller_learning_rate():
+    from instrid.models.musicnn import MusicnnClassifier, MusicnnConfig
+
+    frozen = MusicnnClassifier(MusicnnConfig(pretrained=False)).parameter_groups(1e-3)
+    assert len(frozen) == 1
+    head, backbone = MusicnnClassifier(MusicnnConfig(pretrained=False, freeze=False, backbone_lr=0.1)).parameter_groups(1e-3)
+    assert head["lr"] == 1e-3 and backbone["lr"] == pytest.approx(1e-4) and len(backbone["params"]) > len(head["params"])
+    net = MusicnnClassifier(MusicnnConfig(pretrained=False, freeze=False)).train()
+    assert not net.backbone.training and net.classifier.training  # batch-norm statistics stay the pretrained ones

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -231,6 +232,15 @@ def test_musicnn_head_with_sigmoid_loss_negatives_and_leave_one_library_out(tmp_
         trained_on = json.loads((tmp_path / "lolo" / library / "run.json").read_text())
         assert trained_on["excluded_library"] == library
     assert json.loads((tmp_path / "lolo" / "lolo.json").read_text())["mean_accuracy"] == result["mean_accuracy"]
+    only = leave_one_library_out(data, tmp_path / "lolo", config, cache=cache, progress=False, libraries=["timgm"])
+    assert list(only["libraries"]) == ["timgm"] and only["libraries"]["timgm"] == result["libraries"]["timgm"]  # resumed
+
+    # the nuisance projection: fitted on the same cached embeddings, kept in the weights, used when scoring
+    nap = dataclasses.replace(config, model_config={"nuisance_dims": 1, "nuisance_min_windows": 1})  # tiny: 1 clip each
+    train(data, tmp_path / "nap", nap, cache=cache, extra_data=[negatives], progress=False)
+    assert len(list(cache.glob("embeddings-*"))) == 1
+    scorer, _ = load_scorer(tmp_path / "nap", device="cpu")
+    assert torch.linalg.norm(scorer.model.nuisance).item() == pytest.approx(1.0, abs=1e-5)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

@@ -178,7 +178,7 @@ def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def config_from_dict(entry: ModelEntry, d: dict, where: Path | str = "model_config"):
     """The entry's config dataclass from JSON (lists back to tuples), each value of the type of the default's
-    and within bounds: sizes whole numbers from 1 to MAX_SIZE_FACTOR times the default, rates finite and >= 0,
+    and within bounds: sizes whole numbers from 1 (0 where that is the default) to MAX_SIZE_FACTOR times the default, rates finite and >= 0,
     lists of at most MAX_LIST_LENGTH items. (Building a model runs numpy code sized by these values.)"""
     defaults = dataclasses.asdict(entry.config)
     unknown = set(d) - set(defaults)
@@ -197,7 +197,7 @@ def _within(value: Any, default: Any) -> bool:
     if isinstance(default, (bool, str)):
         return type(value) is type(default)
     if isinstance(default, int):
-        return type(value) is int and 1 <= value <= MAX_SIZE_FACTOR * max(default, 1)
+        return type(value) is int and min(default, 1) <= value <= MAX_SIZE_FACTOR * max(default, 1)  # 0 only where it is the default
     if isinstance(default, float):
         return type(value) in (int, float) and math.isfinite(value) and 0 <= value <= MAX_SIZE_FACTOR * max(default, 1.0)
     if isinstance(default, (tuple, list)) and default:  # every item is judged against the largest default item

@@ -97,7 +97,8 @@ def _lolo(args) -> None:
         raise ParameterError("lolo needs --model")
     options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if "help" in f.metadata}
     config = TrainConfig(**options, model_config=_model_settings(args.set))
-    result = leave_one_library_out(args.data, args.out, config, extra_data=args.extra_data, cache=args.cache, workers=args.workers)
+    libraries = args.libraries.split(",") if args.libraries else None
+    result = leave_one_library_out(args.data, args.out, config, extra_data=args.extra_data, cache=args.cache, workers=args.workers, libraries=libraries)
     print(f"mean over {len(result['libraries'])} libraries: {result['mean_accuracy']:.1%} (details: {args.out / 'lolo.json'})")
 
 
@@ -290,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("lolo", help="leave-one-library-out: per sample library, train without it and test on it")
     p.add_argument("--data", required=True, type=Path, help="dataset folder (e.g. rendered with --libraries)")
     p.add_argument("--out", required=True, type=Path, help="folder for the folds' runs and lolo.json (resumes)")
+    p.add_argument("--libraries", help="hold out only these libraries, comma-separated (default: each one in turn)")
     training_options(p)
     p.set_defaults(handler=_lolo)
 

@@ -14,6 +14,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .data import Clip, load_dataset
 from .dataset import class_list, tasks_of
+from .errors import ParameterError
 from .fileio import atomic_write
 from .models import get_entry
 from .scorer import load_scorer
@@ -42,14 +43,20 @@ def leave_one_library_out(
     cache: str | Path | None = None,
     workers: int | None = None,
     progress: bool = True,
+    libraries: Sequence[str] | None = None,
 ) -> dict:
-    """Train one fold per library of ``data_dir`` + ``extra_data`` and score it on that library's clips.
-    Returns (and writes to ``OUT/lolo.json``) each library's clip accuracy and the mean over libraries."""
+    """Train one fold per library of ``data_dir`` + ``extra_data`` (or per one of ``libraries``) and score it on
+    that library's clips. Returns (and writes to ``OUT/lolo.json``) each library's clip accuracy and the mean."""
     out_dir, entry = Path(out_dir), get_entry(config.model)
     cache = Path(cache) if cache else Path(data_dir) / "features"
     clips = load_dataset(data_dir) + extra_clips(extra_data)
     by_library = library_clips(clips, config.task or entry.task)
     classes = class_list([c for group in by_library.values() for c in group])
+    unknown = sorted(set(libraries or ()) - set(by_library))
+    if unknown:
+        raise ParameterError(f"no clips of library {', '.join(unknown)}; the data has: {', '.join(by_library)}")
+    if libraries:
+        by_library = {k: v for k, v in by_library.items() if k in libraries}
     result = {"model": config.model, "data": str(data_dir), "extra_data": [str(x) for x in extra_data], "libraries": {}}
     for library, held_out in by_library.items():
         fold = out_dir / library

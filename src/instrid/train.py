@@ -182,12 +182,18 @@ def train(
             ckpt.save_sklearn(out_dir / ckpt.SKLEARN_MODEL, model)
     else:
         torch.manual_seed(config.seed)
+        torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed window shapes: let cuDNN time its kernels once
         net = entry.build(model_config).to(device).to(memory_format=torch.channels_last)
         run["parameters"] = count_parameters(net)
-        optimizer = make_optimizer(config.optimizer, [p for p in net.parameters() if p.requires_grad], config.lr, config.weight_decay)
+        groups = net.parameter_groups(config.lr) if hasattr(net, "parameter_groups") else [p for p in net.parameters() if p.requires_grad]
+        optimizer = make_optimizer(config.optimizer, groups, config.lr, config.weight_decay)
         if getattr(net, "embeds_once", False):  # a frozen pretrained network: its embeddings are computed once
             store = Path(cache) / f"embeddings-{embedding_key(net, run['precision'])}"
             train_split, val_split = (embed_split(net, split, device, run["precision"], store) for split in (train_split, val_split))
+            if getattr(net.config, "nuisance_dims", 0) and not run["history"]:  # a resumed run has it in its weights
+                library = {c.clip_id: c.source for c in train_clips}
+                net.fit_nuisance(train_split.inputs["embedding"], train_split.labels,
+                                 np.array([library[train_split.clip_ids[i]] for i in train_split.clip_index]))  # fmt: skip
         if resume and run["history"]:
             net.load_state_dict(ckpt.load_weights(out_dir / ckpt.LAST_WEIGHTS))
             tensors = ckpt.load_weights(out_dir / ckpt.OPTIMIZER_STATE)
@@ -280,8 +286,8 @@ def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:
 
 
 def embedding_key(net, precision: str) -> str:
-    """What a frozen network's embeddings depend on: its weights and settings, and the precision."""
-    digest = hashlib.sha1(f"{net.config}{precision}".encode())
+    """What a frozen network's embeddings depend on: its weights, which embedding, and the precision."""
+    digest = hashlib.sha1(f"{net.config.embedding}{precision}".encode())
     for value in net.backbone.state_dict().values():
         digest.update(value.cpu().numpy().tobytes())
     return digest.hexdigest()[:12]

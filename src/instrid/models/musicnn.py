@@ -10,9 +10,11 @@ The weights (``pretrained/musicnn_mtt.safetensors``, ISC licence) were converted
 checkpoint by ``scripts/convert_musicnn.py``; a test checks the port's tag scores against the original's.
 
 ``MusicnnClassifier`` replaces the tag layer with an instrument head on the 1506-d pooled features or the
-200-d penultimate layer. With ``freeze`` the pretrained network stays in inference mode and only the head
-learns, so training computes each window's embedding once (``embed``) and runs its epochs on them
-(``forward(embedding=...)``).
+200-d penultimate layer. With ``freeze`` only the head learns, so training computes each window's embedding
+once (``embed``) and runs its epochs on them (``forward(embedding=...)``); without it the pretrained network
+is fine-tuned at a smaller learning rate. Its batch-norm statistics stay the pretrained ones either way.
+``nuisance_dims`` removes the directions along which the same instrument's embeddings differ from one sample
+library to another (``fit_nuisance``) before the head sees them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -126,9 +129,12 @@ def load_pretrained() -> MusicnnMTT:
 class MusicnnConfig:
     n_classes: int = 11
     embedding: str = "pooled"  # the head's input: "pooled" (1506-d) or "penultimate" (200-d)
-    freeze: bool = True  # train only the head; the pretrained network stays in inference mode
+    freeze: bool = True  # train only the head; False fine-tunes the pretrained network too
+    backbone_lr: float = 0.01  # when fine-tuning: the pretrained network's learning rate, relative to the head's
     pretrained: bool = True  # start from the MTT weights (False: random, for tests)
     dropout: float = 0.5
+    nuisance_dims: int = 0  # directions of between-library variation removed from the embedding (0: none)
+    nuisance_min_windows: int = 5  # a (class, library) pair's windows needed for it to count in that fit
 
 
 class MusicnnClassifier(nn.Module):
@@ -145,12 +151,25 @@ class MusicnnClassifier(nn.Module):
         self.classifier = nn.Sequential(
             nn.LayerNorm(width), nn.Dropout(config.dropout), nn.Linear(width, config.n_classes)
         )
+        if config.nuisance_dims and not config.freeze:
+            raise ParameterError("musicnn nuisance_dims needs freeze=true: the directions are fitted on fixed embeddings")
+        if config.nuisance_dims:  # nuisance attribute projection (fit_nuisance): standardise, remove a subspace
+            self.register_buffer("embedding_mean", torch.zeros(width))
+            self.register_buffer("embedding_scale", torch.ones(width))
+            self.register_buffer("nuisance", torch.zeros(config.nuisance_dims, width))  # (K, D), orthonormal rows
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.config.freeze:
-            self.backbone.eval()  # batch-norm statistics and dropout of the pretrained network stay fixed
+        self.backbone.eval()  # its batch-norm statistics stay the pretrained ones, fine-tuned or not
         return self
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """The optimizer's parameter groups: the head at ``lr``; when fine-tuning, the pretrained network at
+        ``lr * backbone_lr`` (a randomly initialised head's first gradients would otherwise wreck it)."""
+        groups = [{"params": list(self.classifier.parameters()), "lr": lr}]
+        if not self.config.freeze:
+            groups.append({"params": list(self.backbone.parameters()), "lr": lr * self.config.backbone_lr})
+        return groups
 
     @property
     def embeds_once(self) -> bool:
@@ -162,9 +181,37 @@ class MusicnnClassifier(nn.Module):
         pooled = self.backbone.pooled(mel)
         return pooled if self.config.embedding == "pooled" else self.backbone.penultimate(pooled)
 
+    def fit_nuisance(self, embeddings: np.ndarray, labels: np.ndarray, libraries: np.ndarray) -> None:
+        """Fit the nuisance attribute projection (Solomonoff et al. 2005) on training embeddings (N, D): after
+        standardising, the ``nuisance_dims`` principal directions of the class-wise deviations of each
+        library's mean from the mean over that class's libraries. These are what changes with the sample
+        library (its recording, room, instrument) rather than with the instrument, so removing them makes the
+        head rely less on which library a sound came from. Windows labelled -1 (no instrument) are ignored;
+        a (class, library) pair needs ``nuisance_min_windows`` windows to count."""
+        min_windows = self.config.nuisance_min_windows
+        mean, scale = embeddings.mean(axis=0), embeddings.std(axis=0) + 1e-6
+        z = (embeddings - mean) / scale
+        deviations = []
+        for label in np.unique(labels[labels >= 0]):
+            of_class = labels == label
+            means = [z[of_class & (libraries == lib)].mean(axis=0) for lib in np.unique(libraries[of_class])
+                     if np.sum(of_class & (libraries == lib)) >= min_windows]  # fmt: skip
+            if len(means) >= 2:
+                deviations += list(np.asarray(means) - np.mean(means, axis=0))
+        k = self.config.nuisance_dims
+        if len(deviations) < k:
+            raise ParameterError(f"nuisance_dims={k} needs at least {k} (class, library) pairs with {min_windows}+ windows; the data has {len(deviations)}")
+        directions = np.linalg.svd(np.asarray(deviations), full_matrices=False)[2][:k]  # (K, D), orthonormal
+        for name, value in (("embedding_mean", mean), ("embedding_scale", scale), ("nuisance", directions)):
+            getattr(self, name).copy_(torch.from_numpy(np.asarray(value, np.float32)))
+
     def forward(self, mel: torch.Tensor | None = None, embedding: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, n_classes) of log-mel windows, or of their embeddings."""
-        return self.classifier(self.embed(mel) if embedding is None else embedding)
+        e = self.embed(mel) if embedding is None else embedding  # (B, D)
+        if self.config.nuisance_dims:
+            z = (e - self.embedding_mean) / self.embedding_scale
+            e = z - (z @ self.nuisance.T) @ self.nuisance
+        return self.classifier(e)
 
 
 @register(
