@@ -189,7 +189,9 @@ class MusicnnClassifier(nn.Module):
         head rely less on which library a sound came from. Windows labelled -1 (no instrument) are ignored;
         a (class, library) pair needs ``nuisance_min_windows`` windows to count."""
         min_windows = self.config.nuisance_min_windows
-        mean, scale = embeddings.mean(axis=0), embeddings.std(axis=0) + 1e-6
+        std = embeddings.std(axis=0)
+        # half of musicnn's pooled features hardly vary on training audio; a floor keeps them from being blown up
+        mean, scale = embeddings.mean(axis=0), np.maximum(std, max(0.1 * std.mean(), 1e-6))
         z = (embeddings - mean) / scale
         deviations = []
         for label in np.unique(labels[labels >= 0]):
