@@ -63,8 +63,14 @@ def test_nuisance_projection_removes_library_offsets_and_keeps_classes():
 
     assert all(kept(offsets[i] - offsets[j]) < 0.05 for i in range(4) for j in range(i))
     assert all(kept(classes[i] - classes[j]) > 0.5 for i in range(3) for j in range(i))
+    net.eval()
     z = torch.from_numpy(x[:8].astype(np.float32))
-    assert net(embedding=z).shape == (8, 3)
+    moved = torch.from_numpy((x[:8] + offsets[1] - offsets[libraries[:8]]).astype(np.float32))  # as if from library 1
+    other = torch.from_numpy((x[:8] + classes[(labels[:8] + 1) % 3] - classes[labels[:8] % 3]).astype(np.float32))
+    with torch.no_grad():
+        logits, same, changed = net(embedding=z), net(embedding=moved), net(embedding=other)
+    assert logits.shape == (8, 3)
+    assert (same - logits).abs().max() < 0.1 * (changed - logits).abs().max()  # the library hardly matters
 
 
 def test_nuisance_projection_needs_a_frozen_network_and_enough_libraries():

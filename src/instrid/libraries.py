@@ -34,6 +34,15 @@ def library_clips(clips: Sequence[Clip], task: str) -> dict[str, list[Clip]]:
     return dict(sorted(out.items()))
 
 
+def _previous_results(out_dir: Path) -> dict:
+    """The per-library results of ``OUT/lolo.json``, or none when it is missing or unreadable."""
+    try:
+        previous = json.loads((out_dir / RESULT_FILE).read_text())["libraries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
 def leave_one_library_out(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -55,9 +64,12 @@ def leave_one_library_out(
     unknown = sorted(set(libraries or ()) - set(by_library))
     if unknown:
         raise ParameterError(f"no clips of library {', '.join(unknown)}; the data has: {', '.join(by_library)}")
+    known = set(by_library)
     if libraries:
         by_library = {k: v for k, v in by_library.items() if k in libraries}
     result = {"model": config.model, "data": str(data_dir), "extra_data": [str(x) for x in extra_data], "libraries": {}}
+    if libraries:  # keep the folds scored before, e.g. by another --libraries share of the same OUT
+        result["libraries"] = {k: v for k, v in _previous_results(out_dir).items() if k in known}
     for library, held_out in by_library.items():
         fold = out_dir / library
         finished = (fold / ckpt.RUN_FILE).exists() and ckpt.read_run(fold).get("status") == "done"

@@ -151,6 +151,8 @@ class MusicnnClassifier(nn.Module):
         self.classifier = nn.Sequential(
             nn.LayerNorm(width), nn.Dropout(config.dropout), nn.Linear(width, config.n_classes)
         )
+        if config.nuisance_dims < 0:
+            raise ParameterError(f"musicnn nuisance_dims must be >= 0, got {config.nuisance_dims}")
         if config.nuisance_dims and not config.freeze:
             raise ParameterError("musicnn nuisance_dims needs freeze=true: the directions are fitted on fixed embeddings")
         if config.nuisance_dims:  # nuisance attribute projection (fit_nuisance): standardise, remove a subspace
@@ -160,7 +162,7 @@ class MusicnnClassifier(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.backbone.eval()  # its batch-norm statistics stay the pretrained ones, fine-tuned or not
+        self.backbone.eval()  # its batch-norm statistics (and dropout) stay as pretrained, fine-tuned or not
         return self
 
     def parameter_groups(self, lr: float) -> list[dict]:
@@ -193,16 +195,17 @@ class MusicnnClassifier(nn.Module):
         # half of musicnn's pooled features hardly vary on training audio; a floor keeps them from being blown up
         mean, scale = embeddings.mean(axis=0), np.maximum(std, max(0.1 * std.mean(), 1e-6))
         z = (embeddings - mean) / scale
-        deviations = []
+        deviations, rank = [], 0  # each class's deviations sum to zero: they span (libraries - 1) directions
         for label in np.unique(labels[labels >= 0]):
             of_class = labels == label
             means = [z[of_class & (libraries == lib)].mean(axis=0) for lib in np.unique(libraries[of_class])
                      if np.sum(of_class & (libraries == lib)) >= min_windows]  # fmt: skip
             if len(means) >= 2:
                 deviations += list(np.asarray(means) - np.mean(means, axis=0))
+                rank += len(means) - 1
         k = self.config.nuisance_dims
-        if len(deviations) < k:
-            raise ParameterError(f"nuisance_dims={k} needs at least {k} (class, library) pairs with {min_windows}+ windows; the data has {len(deviations)}")
+        if rank < k:
+            raise ParameterError(f"nuisance_dims={k}: the data gives only {rank} directions (a class's libraries with {min_windows}+ windows each, less one per class)")
         directions = np.linalg.svd(np.asarray(deviations), full_matrices=False)[2][:k]  # (K, D), orthonormal
         for name, value in (("embedding_mean", mean), ("embedding_scale", scale), ("nuisance", directions)):
             getattr(self, name).copy_(torch.from_numpy(np.asarray(value, np.float32)))
