@@ -182,7 +182,6 @@ def train(
             ckpt.save_sklearn(out_dir / ckpt.SKLEARN_MODEL, model)
     else:
         torch.manual_seed(config.seed)
-        torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed window shapes: let cuDNN time its kernels once
         net = entry.build(model_config).to(device).to(memory_format=torch.channels_last)
         run["parameters"] = count_parameters(net)
         groups = net.parameter_groups(config.lr) if hasattr(net, "parameter_groups") else [p for p in net.parameters() if p.requires_grad]
