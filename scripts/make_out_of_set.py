@@ -3,11 +3,12 @@
 The test set, for measuring how often instrid names an instrument anyway: speech (espeak-ng, 4 languages x 3
 sentences), digital silence, white/pink/brown noise and General MIDI drum kits of FluidR3 and TimGM6mb.
 With ``--training``, negative examples for a sigmoid model's training that share nothing with the test set:
-noise from other seeds, and the drum kits of the MuseScore, Merlin and sf_GMbank libraries; no speech.
+noise from other seeds, the drum kits of the MuseScore, Merlin and sf_GMbank libraries, and English speech of
+other sentences from another synthesiser (Flite's five voices, at random pitch and rate).
 Writes OUT/*.flac and OUT/labels.csv. Deterministic.
 
     python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng (apt-get install espeak-ng)
-    python scripts/make_out_of_set.py --training data/negatives
+    python scripts/make_out_of_set.py --training data/negatives   # needs flite (apt-get install flite)
 """
 
 import csv
@@ -33,6 +34,15 @@ SENTENCES = {
     "es": ["Buenos días, ¿dónde está la estación?", "Mañana vamos a la playa con mis amigos.",
            "El libro está encima de la mesa."],
 }  # fmt: skip
+TRAINING_SENTENCES = [
+    "She sells sea shells by the sea shore.", "The meeting has been moved to Thursday afternoon.",
+    "Could you tell me how to get to the library?", "I think we should leave before the traffic gets bad.",
+    "Thank you all for coming here tonight.", "The train to the airport leaves every twenty minutes.",
+    "My brother bought a new bicycle last week.", "Turn left at the second traffic light.",
+    "Remember to water the plants while I am away.", "The results will be announced on Monday morning.",
+    "We ran out of milk, so I went to the shop.", "Open the window, it is getting warm in here.",
+]  # fmt: skip
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SECONDS = 4.0
 
 
@@ -40,6 +50,15 @@ def speech(lang: str, text: str) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         subprocess.run(["espeak-ng", "-v", lang, "-w", str(wav), text], check=True)
+        y, sr = soundfile.read(wav, dtype="float32")
+    return soxr.resample(y, sr, RENDER_SR).astype(np.float32)
+
+
+def flite_speech(voice: str, text: str, pitch_hz: float, stretch: float) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(wav), "--setf", f"int_f0_target_mean={pitch_hz:.0f}",
+                        "--setf", f"duration_stretch={stretch:.2f}"], check=True)  # fmt: skip
         y, sr = soundfile.read(wav, dtype="float32")
     return soxr.resample(y, sr, RENDER_SR).astype(np.float32)
 
@@ -75,6 +94,8 @@ def drums(font: Path, rng: np.random.Generator) -> np.ndarray:
 
 
 def training_sounds() -> dict[str, np.ndarray]:
+    if shutil.which("flite") is None:
+        sys.exit("make_out_of_set: flite not found; apt-get install flite")
     rng = np.random.default_rng(1)
     sounds = {}
     for colour in ("white", "pink", "brown"):
@@ -84,6 +105,9 @@ def training_sounds() -> dict[str, np.ndarray]:
         font = find_soundfont(LIBRARIES[name].file)
         for i in range(30 if font is not None else 0):
             sounds[f"drums-{name}-{i}"] = drums(font, rng)
+    for voice in FLITE_VOICES:
+        for i, text in enumerate(TRAINING_SENTENCES):
+            sounds[f"speech-{voice}-{i}"] = flite_speech(voice, text, rng.uniform(90, 220), rng.uniform(0.8, 1.3))
     return sounds
 
 

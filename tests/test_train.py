@@ -5,13 +5,14 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from instrid.checkpoint import flatten_state, unflatten_state
 from instrid.cli import main
 from instrid.labels import IRMAS_CLASSES
-from instrid.train import OPTIMIZERS, TrainConfig, make_optimizer, train
+from instrid.train import OPTIMIZERS, Split, TrainConfig, clip_metrics, make_optimizer, train
 
 TINY_NET = {"d_model": 16, "d_ff": 32, "d_head": 16, "mel_channels": [4, 8, 8], "mask_channels": [4, 8, 8]}
 TINY_SET = [arg for k, v in TINY_NET.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
@@ -176,8 +177,6 @@ def test_run_files_follow_the_umask(tmp_path):
 
 
 def test_the_trainer_adds_gaussian_noise_to_the_mask_only():
-    import numpy as np
-
     from instrid.errors import ParameterError
     from instrid.train import add_mask_noise
 
@@ -247,3 +246,17 @@ def test_musicnn_head_with_sigmoid_loss_negatives_and_leave_one_library_out(tmp_
 def test_weight_decay_reaches_every_optimizer(name):
     optimizer = make_optimizer(name, torch.nn.Linear(2, 2).parameters(), 1e-2, weight_decay=0.1)
     assert all(group["weight_decay"] == 0.1 for group in optimizer.param_groups)
+
+
+def test_sigmoid_validation_loss_counts_false_alarms():
+    """A sigmoid model that scores every class high must not look better than one that scores only the true class:
+    the validation loss that picks the kept weights is the training objective, BCE over every class."""
+    labels = np.array([0, 1, 2, 0])
+    split = Split({}, labels, np.arange(4), labels, [f"c{i}" for i in range(4)], 1)
+    everything = np.full((4, 3), 0.99)  # (N, C): every class present
+    right = np.full((4, 3), 0.05)
+    right[np.arange(4), labels] = 0.9
+    sigmoid = [clip_metrics(p, split, ("a", "b", "c"), "sigmoid")["val_loss"] for p in (everything, right)]
+    assert sigmoid[1] < sigmoid[0]
+    softmax = [clip_metrics(p / p.sum(1, keepdims=True), split, ("a", "b", "c"))["val_loss"] for p in (everything, right)]
+    assert softmax[1] < softmax[0] and np.isclose(softmax[0], np.log(3))

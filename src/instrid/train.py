@@ -91,9 +91,13 @@ def make_split(packed, clips, entry: ModelEntry, classes: tuple[str, ...], hop: 
     return Split(inputs, clip_labels[clip_index], clip_index, clip_labels, ids, hop)
 
 
-def clip_metrics(probs: np.ndarray, split: Split, classes) -> dict:
-    """Validation metrics: window-level cross-entropy, clip-level accuracy and macro F1."""
-    loss = float(-np.log(np.maximum(probs[np.arange(len(probs)), split.labels], 1e-12)).mean())
+def clip_metrics(probs: np.ndarray, split: Split, classes, activation: str = "softmax") -> dict:
+    """Validation metrics: window-level loss (the training objective of ``activation``), clip-level accuracy and
+    macro F1. For sigmoid scores the loss is the binary cross-entropy over every class: the true class's score
+    alone would rate an untrained model that scores every class alike as well as a trained one."""
+    targets = np.eye(probs.shape[1], dtype=bool)[split.labels]  # (N, C) one-hot
+    likelihood = np.where(targets, probs, 1 - probs) if activation == "sigmoid" else probs[targets]  # (N, C) or (N,)
+    loss = float(-np.log(np.maximum(likelihood, 1e-12)).mean())
     clip_probs = mean_by_clip(probs, split.clip_index, len(split.clip_labels))
     report = single_label_report(split.clip_labels, clip_probs.argmax(1), classes)
     return {"val_loss": loss, "val_accuracy": report["accuracy"], "val_macro_f1": report["macro"]["f1"]}
@@ -251,7 +255,7 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
         row = None
         if dd.main:
             probs = Scorer(net, entry, stats, len(classes), device=device, precision=run["precision"], activation=config.loss).probabilities(val_split.inputs)
-            row = {"epoch": epoch, "train_loss": train_loss, **clip_metrics(probs, val_split, classes),
+            row = {"epoch": epoch, "train_loss": train_loss, **clip_metrics(probs, val_split, classes, config.loss),
                    "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}  # fmt: skip
             run["history"].append(row)
             if row["val_loss"] < best_loss:
