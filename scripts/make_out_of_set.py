@@ -46,21 +46,22 @@ FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SECONDS = 4.0
 
 
-def speech(lang: str, text: str) -> np.ndarray:
+def synthesise(command: list[str]) -> np.ndarray:
+    """Run a speech synthesiser whose ``command`` names its output file ``{wav}``; the audio at RENDER_SR."""
     with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        subprocess.run(["espeak-ng", "-v", lang, "-w", str(wav), text], check=True)
+        wav = str(Path(tmp) / "speech.wav")
+        subprocess.run([wav if arg == "{wav}" else arg for arg in command], check=True)
         y, sr = soundfile.read(wav, dtype="float32")
     return soxr.resample(y, sr, RENDER_SR).astype(np.float32)
+
+
+def speech(lang: str, text: str) -> np.ndarray:
+    return synthesise(["espeak-ng", "-v", lang, "-w", "{wav}", text])
 
 
 def flite_speech(voice: str, text: str, pitch_hz: float, stretch: float) -> np.ndarray:
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "speech.wav"
-        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(wav), "--setf", f"int_f0_target_mean={pitch_hz:.0f}",
-                        "--setf", f"duration_stretch={stretch:.2f}"], check=True)  # fmt: skip
-        y, sr = soundfile.read(wav, dtype="float32")
-    return soxr.resample(y, sr, RENDER_SR).astype(np.float32)
+    return synthesise(["flite", "-voice", voice, "-t", text, "-o", "{wav}", "--setf", f"int_f0_target_mean={pitch_hz:.0f}",
+                       "--setf", f"duration_stretch={stretch:.2f}"])  # fmt: skip
 
 
 def noise(colour: str, rng: np.random.Generator) -> np.ndarray:
