@@ -172,3 +172,52 @@ def test_a_clip_whose_labelled_part_renders_silent_is_not_written(tmp_path, monk
     assert [c.clip_id for c in clips] == ["solo-train-cel-00000"] and load_dataset(tmp_path) == clips
     cello, violin = (p.clip.path for p in plans)
     assert cello.exists() and not violin.exists()
+
+
+def test_mixtures_label_every_part_resume_and_skip_what_they_cannot_mix(tmp_path, write_audio):
+    from instrid.data import mix_recordings, uses_library
+    from instrid.data.mixtures import MIX_SR, mixable_clips, plan_mixtures
+
+    notes = {"pia-a": 220.0, "pia-b": 246.9, "vio-b": 659.3, "flu-c": 1318.5}  # class-library: a tone's frequency
+    for name, freq in notes.items():
+        write_audio(f"notes/{name}.wav", tone(freq, 2.0))
+    write_audio("notes/sax-d.wav", np.zeros(44_100, np.float32))  # digital silence: no sax to hear
+    rows = [f"{name}.wav,{name[:3]},{name[4:]}\n" for name in [*notes, "sax-d"]]
+    (tmp_path / "notes" / "labels.csv").write_text("file,label,source\n" + "".join(rows))
+    plans = plan_mixtures(mixable_clips([tmp_path / "notes"]), count=30, seed=3, max_instruments=3)
+    silent = [p for p in plans if any(part.label == "sax" for part in p.parts)]
+    assert 0 < len(silent) < len(plans) and all(2 <= len(p.parts) <= 3 for p in plans)
+
+    with pytest.warns(UserWarning, match=f"{len(silent)} mixture\\(s\\) not written.*sax-d.wav: silent"):
+        written = mix_recordings([tmp_path / "notes"], tmp_path / "mixes", count=30, seed=3, max_instruments=3, workers=1, progress=False)
+    assert written == [p for p in plans if p not in silent]
+    clips = load_dataset(tmp_path / "mixes")
+    for clip, plan in zip(clips, written):
+        assert clip.labels == tuple(sorted(part.label for part in plan.parts)) and len(set(clip.labels)) == len(clip.labels)
+        assert all(uses_library(clip, part.library) for part in plan.parts) and not uses_library(clip, "e")
+        y, sr = soundfile.read(clip.path, dtype="float32")
+        assert sr == MIX_SR and len(y) == 3 * MIX_SR and 0.85 < np.abs(y).max() < 0.95
+        spectrum = np.abs(np.fft.rfft(y))
+        for part in plan.parts:  # every labelled instrument is heard: its tone stands out of the mixture
+            name = f"{part.label}-{part.library}"
+            assert spectrum[round(notes[name] * 3)] > 0.1 * spectrum.max(), (clip.clip_id, name)
+    pianos = [p for p in written if {"pia", "vio"} <= set(p.labels) and p.parts[0].label == "vio"]
+    assert pianos and all(part.library == "a" for p in pianos for part in p.parts if part.label == "pia")  # not vio's b
+
+    first = clips[0].path.read_bytes()
+    clips[0].path.unlink()
+    with pytest.warns(UserWarning):
+        again = mix_recordings([tmp_path / "notes"], tmp_path / "mixes", count=30, seed=3, max_instruments=3, workers=1, progress=False)
+    assert again == written and clips[0].path.read_bytes() == first  # resumed: the same mixture again
+
+    write_audio("hum/hum.wav", tone(55.0, 3.0))  # a background: labelled with no instrument
+    (tmp_path / "hum" / "labels.csv").write_text("file,label,source\nhum.wav,,hum\n")
+    with pytest.warns(UserWarning, match="sax-d.wav: silent"):
+        over = mix_recordings([tmp_path / "notes"], tmp_path / "over", count=30, seed=3, max_instruments=3,
+                              backgrounds=[tmp_path / "hum"], workers=1, progress=False)  # fmt: skip
+    hummed = [p for p in over if any(not part.label for part in p.parts)]
+    assert 0 < len(hummed) < len(over)
+    for plan, clip in zip(over, load_dataset(tmp_path / "over")):
+        assert clip.labels == plan.labels and "" not in clip.labels and uses_library(clip, "hum") == (plan in hummed)
+        spectrum = np.abs(np.fft.rfft(soundfile.read(clip.path, dtype="float32")[0]))
+        assert (spectrum[55 * 3] > 0.1 * spectrum.max()) == (plan in hummed)  # the hum is heard, unlabelled

@@ -199,12 +199,15 @@ def test_bad_settings_fail_before_any_work(bad, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_musicnn_head_with_sigmoid_loss_negatives_and_leave_one_library_out(tmp_path, write_audio):
+def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library_out(tmp_path, write_audio):
     """The shipped recipe's path, small: frozen musicnn embeddings (computed once, then cached), extra clips
-    with no instrument, per-class sigmoid scores, and one fold per library trained without it."""
+    with no instrument and with several, per-class sigmoid scores, and one fold per library trained without
+    it (and without every mixture that uses it)."""
     from conftest import tone
 
-    from instrid.data import render_dataset
+    from instrid.data import mix_recordings, render_dataset, uses_library
+    from instrid.dataset import train_validation
+    from instrid.evaluate import evaluate
     from instrid.libraries import leave_one_library_out
     from instrid.scorer import load_scorer
 
@@ -214,25 +217,39 @@ def test_musicnn_head_with_sigmoid_loss_negatives_and_leave_one_library_out(tmp_
     for i in range(4):
         write_audio(f"negatives/noise-{i}.wav", tone(50.0 + 10 * i, 3.0))
     (negatives / "labels.csv").write_text("file,label,source\n" + "".join(f"noise-{i}.wav,,hum\n" for i in range(4)))
+    for i in range(3):  # a third library, for mixtures only
+        write_audio(f"tones/{i}.wav", tone(220.0 * (i + 1), 3.0))
+    (tmp_path / "tones" / "labels.csv").write_text("file,label,source\n" + "".join(f"{i}.wav,org,tones\n" for i in range(3)))
+    mixes = mix_recordings([data, tmp_path / "tones"], tmp_path / "mixes", count=10, seed=0, max_instruments=2, workers=1, progress=False)
+    assert {"fluid", "timgm"} < {library for p in mixes for library in p.source.split("+")}
+    assert {p.source for p in mixes} & {"fluid+tones", "timgm+tones"}  # kept by one of the folds below
     config = TrainConfig(model="musicnn", epochs=2, lr=1e-2, batch_size=8, loss="sigmoid", task="solo")
     cache = tmp_path / "cache"
-    run = train(data, tmp_path / "run", config, cache=cache, extra_data=[negatives], progress=False)
-    assert run["activation"] == "sigmoid" and run["n_clips"]["train"] == sum(c.task == "solo" and c.split == "train" for c in clips) + 4
+    extra = [negatives, tmp_path / "mixes"]
+    run = train(data, tmp_path / "run", config, cache=cache, extra_data=extra, progress=False)
+    solo_train = [c for c in clips if c.task == "solo" and c.split == "train"]
+    assert run["activation"] == "sigmoid" and run["n_clips"]["train"] == len(solo_train) + 4 + len(mixes)
     stored = list(cache.glob("embeddings-*/*.npy"))
     assert len(stored) == run["n_clips"]["train"] + run["n_clips"]["validation"]  # one file per clip
     scorer, _ = load_scorer(tmp_path / "run", device="cpu")
     assert scorer.activation == "sigmoid"
+    scored = evaluate(tmp_path / "run", tmp_path / "mixes", cache=cache, progress=False)  # mixtures: multi-label excerpts
+    support = sum(m["support"] for m in scored["multi_label"]["classes"].values())
+    assert "single_label" not in scored and scored["multi_label"]["n"] == len(mixes) and support == sum(len(p.labels) for p in mixes)
 
-    result = leave_one_library_out(data, tmp_path / "lolo", config, cache=cache, progress=False)
+    result = leave_one_library_out(data, tmp_path / "lolo", config, extra_data=extra, cache=cache, progress=False)
     assert set(result["libraries"]) == {"fluid", "timgm"}  # the tiny set's two sample libraries
     for library, fold in result["libraries"].items():
         held_out = [c for c in clips if c.source == library and c.task == "solo"]
         assert fold["clips"] == len(held_out) and 0 <= fold["accuracy"] <= 1
         trained_on = json.loads((tmp_path / "lolo" / library / "run.json").read_text())
         assert trained_on["excluded_library"] == library
+        own = train_validation([c for c in clips if not uses_library(c, library)], "solo", seed=config.seed)[0]
+        kept = len(own) + 4 + sum(library not in p.source.split("+") for p in mixes)  # negatives, mixtures without it
+        assert trained_on["n_clips"]["train"] == kept
     assert json.loads((tmp_path / "lolo" / "lolo.json").read_text())["mean_accuracy"] == result["mean_accuracy"]
-    only = leave_one_library_out(data, tmp_path / "lolo", config, cache=cache, progress=False, libraries=["timgm"])
-    assert only["libraries"] == result["libraries"]  # timgm's fold resumed, fluid's result kept from lolo.json
+    only = leave_one_library_out(data, tmp_path / "lolo", config, extra_data=extra, cache=cache, progress=False, libraries=["timgm"])
+    assert only["libraries"] == result["libraries"]  # timgm's fold resumed, the others' results kept from lolo.json
 
     # the nuisance projection: fitted on the same cached embeddings, kept in the weights, used when scoring
     nap = dataclasses.replace(config, model_config={"nuisance_dims": 1, "nuisance_min_windows": 1})  # tiny: 1 clip each
@@ -252,7 +269,7 @@ def test_sigmoid_validation_loss_counts_false_alarms():
     """A sigmoid model that scores every class high must not look better than one that scores only the true class:
     the validation loss that picks the kept weights is the training objective, BCE over every class."""
     labels = np.array([0, 1, 2, 0])
-    split = Split({}, labels, np.arange(4), labels, [f"c{i}" for i in range(4)], 1)
+    split = Split({}, labels, np.eye(3, dtype=np.float32)[labels], np.arange(4), labels, [f"c{i}" for i in range(4)], 1)
     everything = np.full((4, 3), 0.99)  # (N, C): every class present
     right = np.full((4, 3), 0.05)
     right[np.arange(4), labels] = 0.9

@@ -22,6 +22,14 @@ def _render(args) -> None:
     print(f"rendered {len(clips)} clips into {args.out} (metadata.csv lists them)")
 
 
+def _mix(args) -> None:
+    from .data import mix_recordings
+
+    plans = mix_recordings(args.sources, args.out, count=args.count, seed=args.seed, max_instruments=args.max_instruments,
+                           backgrounds=args.backgrounds, workers=args.workers)  # fmt: skip
+    print(f"{len(plans)} mixtures in {args.out} (labels.csv lists them)")
+
+
 def _feature_store(args):
     from .models import get_entry
     from .store import FeatureStore
@@ -247,6 +255,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "fluid,timgm,musescore,merlin,sfgm (default: train on fluid, test on timgm)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(handler=_render)
+
+    p = commands.add_parser("mix", help="mix one-instrument clips of different libraries, every instrument labelled")
+    p.add_argument("--from", dest="sources", action="append", required=True, type=Path, metavar="DIR",
+                   help="a dataset to take clips from (rendered: its solo training clips; labels.csv: all); may be repeated")
+    p.add_argument("--out", required=True, type=Path, help="output folder (audio/ and labels.csv; resumes)")
+    p.add_argument("--count", type=int, default=1000, help="mixtures to make")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-instruments", type=int, default=4, help="instruments in a mixture: 2 to this many")
+    p.add_argument("--background", dest="backgrounds", action="append", default=[], type=Path, metavar="DIR",
+                   help="a labels.csv set of sounds with no instrument (drums, noise): half of the mixtures get one "
+                   "under them, unlabelled; may be repeated")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(handler=_mix)
 
     for name, run, text in (
         ("features", _features, "extract and cache features of a dataset"),

@@ -23,8 +23,9 @@ def task_clips(clips: Sequence[Clip], task: str, split: str, *, single_label: bo
 
 
 def excerpt_clips(clips: Sequence[Clip], split: str) -> list[Clip]:
-    """The variable-length, multi-label excerpts of ``split`` (rendered ``mix-long``, IRMAS test)."""
-    return [c for c in clips if c.split == split and c.task == "mix-long"]
+    """The multi-label excerpts of ``split``: rendered ``mix-long``, IRMAS test, and the clips of a
+    ``labels.csv`` set with several labels (e.g. mixtures of recordings, ``data/mixtures.py``)."""
+    return [c for c in clips if c.split == split and (c.task == "mix-long" or (not c.task and len(c.labels) > 1))]
 
 
 def class_list(clips: Sequence[Clip]) -> tuple[str, ...]:

@@ -34,7 +34,8 @@ def evaluate(
     """Metrics of the run at ``run_dir`` on ``split`` of the dataset at ``data_dir``.
 
     Returns a dict with ``single_label`` (accuracy, per-class and averaged P/R/F1, confusion matrix) and,
-    when the split has multi-label excerpts and the run was trained on the mix task, ``multi_label``.
+    when the split has multi-label excerpts and the run was trained on the mix task or scores each class on its
+    own (sigmoid), ``multi_label``.
     With ``restrict``, single-label predictions are the best of the classes that occur in the split (for
     evaluation sets that cover only some classes, such as real-notes).
     """
@@ -42,7 +43,7 @@ def evaluate(
     entry, classes, task = scorer.entry, tuple(run["labels"]), run["task"]
     clips = load_dataset(data_dir)
     single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]
-    excerpts = excerpt_clips(clips, split) if "mix" in tasks_of(task) else []
+    excerpts = excerpt_clips(clips, split) if "mix" in tasks_of(task) or scorer.activation == "sigmoid" else []
     if not single and not excerpts:
         splits = sorted({c.split for c in clips})
         raise DataError(f"{data_dir}: no clips of split {split!r} for task {task!r}; splits here: {splits}")

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from .config import OPTIMIZERS, TrainConfig
-from .data import Clip, load_dataset
+from .data import Clip, load_dataset, uses_library
 from .dataset import class_list, excerpt_clips, tasks_of, train_validation
 from .distributed import init_distributed
 from .errors import CheckpointError, DataError, ParameterError
@@ -74,12 +74,13 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> t
 
 @dataclass
 class Split:
-    """Windows of a set of clips: inputs (N, ...), label of each window, clip of each window."""
+    """Windows of a set of clips: inputs (N, ...), their labels, and the clip of each window."""
 
     inputs: dict[str, np.ndarray]
-    labels: np.ndarray  # (N,) class index; -1: no instrument (a negative example, sigmoid loss only)
+    labels: np.ndarray  # (N,) class index of a one-instrument window; -1: no instrument, or several
+    targets: np.ndarray  # (N, C) 1 for every instrument the window's clip is labelled with
     clip_index: np.ndarray  # (N,)
-    clip_labels: np.ndarray  # (n_clips,)
+    clip_labels: np.ndarray  # (n_clips,) as ``labels``, per clip
     clip_ids: list[str]
     hop: int  # frames between windows
 
@@ -87,16 +88,19 @@ class Split:
 def make_split(packed, clips, entry: ModelEntry, classes: tuple[str, ...], hop: int) -> Split:
     ids = [c.clip_id for c in clips]
     inputs, clip_index = load_windows(packed, ids, entry, hop=hop)
-    clip_labels = np.array([classes.index(c.labels[0]) if c.labels else -1 for c in clips])
-    return Split(inputs, clip_labels[clip_index], clip_index, clip_labels, ids, hop)
+    clip_labels = np.array([classes.index(c.labels[0]) if len(c.labels) == 1 else -1 for c in clips])
+    clip_targets = np.array([[label in c.labels for label in classes] for c in clips], np.float32).reshape(len(clips), len(classes))
+    return Split(inputs, clip_labels[clip_index], clip_targets[clip_index], clip_index, clip_labels, ids, hop)
 
 
 def clip_metrics(probs: np.ndarray, split: Split, classes, activation: str = "softmax") -> dict:
     """Validation metrics: window-level loss (the training objective of ``activation``), clip-level accuracy and
     macro F1. For sigmoid scores the loss is the binary cross-entropy over every class: the true class's score
     alone would rate an untrained model that scores every class alike as well as a trained one."""
-    targets = np.eye(probs.shape[1], dtype=bool)[split.labels]  # (N, C) one-hot
-    likelihood = np.where(targets, probs, 1 - probs) if activation == "sigmoid" else probs[targets]  # (N, C) or (N,)
+    if activation == "sigmoid":
+        likelihood = np.where(split.targets > 0, probs, 1 - probs)  # (N, C)
+    else:
+        likelihood = probs[np.arange(len(probs)), split.labels]  # (N,)
     loss = float(-np.log(np.maximum(likelihood, 1e-12)).mean())
     clip_probs = mean_by_clip(probs, split.clip_index, len(split.clip_labels))
     report = single_label_report(split.clip_labels, clip_probs.argmax(1), classes)
@@ -117,7 +121,7 @@ def train(
 ) -> dict:
     """Train ``config.model`` on the dataset at ``data_dir`` into the run folder ``out_dir``; returns run.json.
     Every clip of the ``extra_data`` folders (e.g. real recordings listed in a labels.csv) is added to training;
-    clips whose source is ``exclude_library`` are left out (leave-one-library-out, see ``libraries.py``)."""
+    clips of ``exclude_library``, alone or in a mixture, are left out (leave-one-library-out, see ``libraries.py``)."""
     out_dir = Path(out_dir)
     entry = get_entry(config.model)
     device = resolve_device(config.device)
@@ -131,10 +135,10 @@ def train(
         raise CheckpointError(f"{out_dir}: --resume with other settings than the run's ({previous['train']}); only --epochs may change")
 
     task = config.task or entry.task
-    clips = [c for c in load_dataset(data_dir) if c.source != exclude_library]
+    clips = [c for c in load_dataset(data_dir) if not uses_library(c, exclude_library)]
     train_clips, val_clips = train_validation(clips, task, seed=config.seed)
-    negatives = config.loss == "sigmoid"  # clips labelled with no instrument teach a sigmoid model to answer none
-    train_clips += [c for c in extra_clips(extra_data) if (len(c.labels) == 1 or (negatives and not c.labels)) and c.source != exclude_library]
+    multi_label = config.loss == "sigmoid"  # clips of no instrument or of several: a sigmoid model learns from them
+    train_clips += [c for c in extra_clips(extra_data) if (len(c.labels) == 1 or multi_label) and not uses_library(c, exclude_library)]
     classes = class_list(train_clips + val_clips)
     val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) else []
     cache = Path(cache) if cache else Path(data_dir) / "features"
@@ -221,9 +225,9 @@ def train(
 
 def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress):
     """The epoch loop; ``model`` is ``net`` or its DDP wrapper."""
-    loss_fn = nn.CrossEntropyLoss() if config.loss == "softmax" else one_hot_bce(len(classes))
+    loss_fn = nn.CrossEntropyLoss() if config.loss == "softmax" else nn.BCEWithLogitsLoss()
     train_inputs = normalise(train_split.inputs, stats)
-    labels = torch.from_numpy(train_split.labels)
+    labels = torch.from_numpy(train_split.labels if config.loss == "softmax" else train_split.targets)  # (N,) or (N, C)
     n = len(labels)
     steps = max(1, n // dd.world // config.batch_size + bool(n // dd.world % config.batch_size))
     best_loss = min((h["val_loss"] for h in run["history"]), default=float("inf"))
@@ -271,16 +275,6 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             )
         synced = dd.broadcast({"history": run["history"], "best_epoch": run.get("best_epoch")})
         run.update(synced)
-
-
-def one_hot_bce(n_classes: int):
-    """Binary cross-entropy of each class's sigmoid against the window's one label (none for label -1)."""
-
-    def loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        targets = nn.functional.one_hot(labels.clamp(min=0), n_classes).float() * (labels >= 0)[:, None]
-        return nn.functional.binary_cross_entropy_with_logits(logits, targets)
-
-    return loss
 
 
 def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:

@@ -8,16 +8,20 @@ from .layouts import (
     read_irmas_train,
     read_metadata,
     read_nsynth,
+    uses_library,
 )
+from .mixtures import mix_recordings
 from .render import render_dataset
 
 __all__ = [
     "Clip",
     "load_dataset",
+    "mix_recordings",
     "read_folders",
     "read_irmas_test",
     "read_irmas_train",
     "read_metadata",
     "read_nsynth",
     "render_dataset",
+    "uses_library",
 ]

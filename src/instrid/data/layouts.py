@@ -30,6 +30,7 @@ from ..labels import IRMAS_CLASSES
 METADATA_FILE = "metadata.csv"
 LABELS_FILE = "labels.csv"
 METADATA_COLUMNS = ("clip_id", "path", "labels", "split", "task", "source", "details")
+LIBRARY_JOIN = "+"  # a mixture's source: the libraries of its parts, joined
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,11 @@ def read_labels_csv(root: str | Path) -> list[Clip]:
              library_of(r.get("source") or "") or root.name)
         for r in rows
     ]  # fmt: skip
+
+
+def uses_library(clip: Clip, library: str | None) -> bool:
+    """Whether ``clip`` comes from ``library``, alone or as a part of a mixture (``data/mixtures.py``)."""
+    return library in clip.source.split(LIBRARY_JOIN)
 
 
 def library_of(source: str) -> str:

@@ -1,0 +1,193 @@
+"""Mixtures of solo recordings from different sample libraries, every instrument labelled.
+
+They are training data for a multi-label (sigmoid) model, so that ``predict`` can name several instruments
+in one recording, and, built from recordings kept out of training, a multi-instrument test set of real audio.
+
+``mix_recordings([DIR, ...], OUT, count=N, seed=S)`` takes the one-instrument clips of the folders (a
+rendered dataset's ``solo`` training clips; every clip of a ``labels.csv`` set) and plans every mixture from
+``seed`` alone: 2 to ``max_instruments`` different classes, one clip of each, taken from a library the
+mixture does not use yet where the class has one, each at a random level (RMS 0 to ``-LEVEL_RANGE_DB`` dB
+under the first part) and the parts after the first starting up to ``MAX_START_S`` later. With
+``backgrounds`` (folders of clips labelled with no instrument: drums, noise, speech), half of the mixtures
+get one of those clips under them, unlabelled, at a level drawn the same way: in most songs the
+instruments play over drums, and a model that has only heard drums alone takes them for no instrument at
+all. It writes
+``OUT/audio/NNNNN.flac`` (3 s, 44.1 kHz, peak 0.9) and ``OUT/labels.csv``: ``file``, ``labels`` (codes joined
+by ``;``), ``source`` (the libraries joined by ``+``, so a leave-one-library-out fold leaves out every mixture
+that uses its library), ``details`` (each part's file, library, level and start). Existing mixtures are kept
+(resume); a mixture whose recording cannot be read, or whose part would be silent, is left out and reported.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import io
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from tqdm import tqdm
+
+from ..audio import load_audio
+from ..errors import AudioError, DataError, ParameterError
+from ..fileio import atomic_write, process_pool
+from .layouts import LABELS_FILE, LIBRARY_JOIN, Clip, load_dataset
+
+MIX_SR = 44_100
+MIX_SECONDS = 3.0
+LEVEL_RANGE_DB = 10.0  # a part's RMS is 0 to this many dB under the first part's: quiet, but heard
+MAX_START_S = 1.0  # the parts after the first start up to this late
+SILENT_RMS = 1e-4  # a part whose RMS within the mixture is under this (-80 dBFS) would be a label for silence
+MAX_SOURCE_SECONDS = 600.0  # a longer source recording is refused, not decoded
+
+
+@dataclass(frozen=True)
+class MixPart:
+    path: Path
+    label: str
+    library: str
+    level_db: float  # RMS relative to the first part's
+    start_s: float
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    file: str  # relative to the output folder
+    parts: tuple[MixPart, ...]  # the first sets the level; a part labelled "" is an unlabelled background
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(sorted(p.label for p in self.parts if p.label))
+
+    @property
+    def source(self) -> str:
+        return LIBRARY_JOIN.join(sorted({p.library for p in self.parts}))
+
+
+def mixable_clips(folders: Sequence[str | Path], *, labelled: bool = True) -> list[Clip]:
+    """The one-instrument clips a mixture may use: a rendered dataset's ``solo`` training clips (its other
+    splits stay unheard) and every one-label clip of a ``labels.csv`` set or folder per class; or, not
+    ``labelled``, the clips of a ``labels.csv`` set with no label (backgrounds)."""
+    clips = [c for folder in folders for c in load_dataset(folder)]
+    if not labelled:
+        usable = [c for c in clips if not c.labels and not c.task]
+        if folders and not usable:
+            raise DataError(f"{', '.join(map(str, folders))}: no clips labelled with no instrument to put under mixtures")
+        return sorted(usable, key=lambda c: (c.source, str(c.path)))
+    usable = [c for c in clips if len(c.labels) == 1 and (not c.task or (c.task == "solo" and c.split == "train"))]
+    if len({c.labels[0] for c in usable}) < 2:
+        raise DataError(f"{', '.join(map(str, folders))}: mixtures need one-instrument clips of 2 classes or more")
+    return sorted(usable, key=lambda c: (c.source, str(c.path)))
+
+
+def plan_mixtures(
+    clips: Sequence[Clip], *, count: int, seed: int, max_instruments: int = 4, backgrounds: Sequence[Clip] = ()
+) -> list[MixPlan]:
+    """``count`` mixtures of 2 to ``max_instruments`` classes, half of them over one of ``backgrounds`` when
+    there are any, decided from ``seed`` and the clips alone."""
+    if count < 1 or max_instruments < 2:
+        raise ParameterError(f"mixtures need count >= 1 and max_instruments >= 2, got {count} and {max_instruments}")
+    by_class: dict[str, list[Clip]] = {}
+    for c in clips:
+        by_class.setdefault(c.labels[0], []).append(c)
+    classes = sorted(by_class)
+    rng = np.random.default_rng(seed)
+    plans = []
+    for i in range(count):
+        n = int(rng.integers(2, min(max_instruments, len(classes)) + 1))
+        parts, used = [], set()
+        for k, label in enumerate(rng.choice(classes, n, replace=False)):
+            fresh = [c for c in by_class[label] if c.source not in used] or by_class[label]
+            clip = fresh[int(rng.integers(len(fresh)))]
+            level = 0.0 if k == 0 else round(float(rng.uniform(-LEVEL_RANGE_DB, 0.0)), 2)
+            start = 0.0 if k == 0 else round(float(rng.uniform(0.0, MAX_START_S)), 3)
+            parts.append(MixPart(clip.path, str(label), clip.source, level, start))
+            used.add(clip.source)
+        if backgrounds and rng.random() < 0.5:
+            clip = backgrounds[int(rng.integers(len(backgrounds)))]
+            parts.append(MixPart(clip.path, "", clip.source, round(float(rng.uniform(-LEVEL_RANGE_DB, 0.0)), 2), 0.0))
+        plans.append(MixPlan(f"audio/{i:05d}.flac", tuple(parts)))
+    return plans
+
+
+def render_mixture(plan: MixPlan) -> np.ndarray:
+    """The mixture's audio (MIX_SECONDS at MIX_SR, peak 0.9). Raises ``AudioError`` for an unreadable
+    recording and ``DataError`` for a part that would be silent in it."""
+    n = int(MIX_SECONDS * MIX_SR)
+    y = np.zeros(n, np.float32)
+    reference = None
+    for part in plan.parts:
+        start = int(part.start_s * MIX_SR)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # silence is caught below, per part
+            audio = load_audio(part.path, sr=MIX_SR, max_seconds=MAX_SOURCE_SECONDS)[: n - start]
+        rms = float(np.sqrt(np.mean(audio**2)))
+        if rms < SILENT_RMS and not part.label:  # a silent background: nothing to add
+            continue
+        if rms < SILENT_RMS:
+            raise DataError(f"{part.path}: silent in the first {MIX_SECONDS - part.start_s:.1f} s, so not a {part.label} part")
+        reference = reference or rms
+        y[start : start + len(audio)] += audio * (reference * 10 ** (part.level_db / 20) / rms)
+    return y * (0.9 / float(np.max(np.abs(y))))
+
+
+def _write_mixture(plan: MixPlan, out: Path) -> str | None:
+    """Write one mixture; returns why it could not be made, or None."""
+    try:
+        y = render_mixture(plan)
+    except (AudioError, DataError) as err:
+        return f"{plan.file}: {err}"
+    atomic_write(out / plan.file, lambda f: soundfile.write(f, y, MIX_SR, format="FLAC", subtype="PCM_16"))
+    return None
+
+
+def write_labels(out: Path, plans: Sequence[MixPlan]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "labels", "source", "details"])
+    for plan in plans:
+        details = [{"file": str(p.path), "library": p.library, "label": p.label, "level_db": p.level_db, "start_s": p.start_s}
+                   for p in plan.parts]  # fmt: skip
+        writer.writerow([plan.file, ";".join(plan.labels), plan.source, json.dumps(details)])
+    atomic_write(out / LABELS_FILE, lambda f: f.write(buffer.getvalue().encode()))
+
+
+def mix_recordings(
+    folders: Sequence[str | Path],
+    out: str | Path,
+    *,
+    count: int = 1000,
+    seed: int = 0,
+    max_instruments: int = 4,
+    backgrounds: Sequence[str | Path] = (),
+    workers: int | None = None,
+    progress: bool = True,
+) -> list[MixPlan]:
+    """Make (or finish making) ``count`` mixtures of the clips of ``folders`` in ``out``, half of them over a
+    clip of ``backgrounds`` when given; returns those written."""
+    out = Path(out)
+    if any(out.resolve() == Path(folder).resolve() for folder in (*folders, *backgrounds)):
+        raise ParameterError(f"--out {out} is one of the folders mixed: choose another folder")
+    under = mixable_clips(backgrounds, labelled=False)
+    plans = plan_mixtures(mixable_clips(folders), count=count, seed=seed, max_instruments=max_instruments, backgrounds=under)
+    todo = [p for p in plans if not (out / p.file).exists()]
+    failed = {}
+    with tqdm(total=len(todo), desc="mix", unit="clip", disable=not progress) as bar:
+        with process_pool(workers or os.cpu_count() or 1) as pool:
+            futures = [pool.submit(_write_mixture, plan, out) for plan in todo]
+            for future in concurrent.futures.as_completed(futures):
+                if reason := future.result():
+                    failed[reason.split(":")[0]] = reason
+                bar.update()
+    if failed:
+        warnings.warn(f"{len(failed)} mixture(s) not written, left out of {LABELS_FILE}: {'; '.join(sorted(failed.values()))}",
+                      stacklevel=2)  # fmt: skip
+    written = [p for p in plans if p.file not in failed]
+    write_labels(out, written)
+    return written
