@@ -16,7 +16,7 @@ from instrid.data.render import (
     render_part,
     soundfonts,
 )
-from instrid.errors import DataError
+from instrid.errors import DataError, ParameterError
 from instrid.labels import IRMAS_CLASSES
 
 
@@ -209,6 +209,8 @@ def test_mixtures_label_every_part_resume_and_skip_what_they_cannot_mix(tmp_path
     with pytest.warns(UserWarning):
         again = mix_recordings([tmp_path / "notes"], tmp_path / "mixes", count=30, seed=3, max_instruments=3, workers=1, progress=False)
     assert again == written and clips[0].path.read_bytes() == first  # resumed: the same mixture again
+    with pytest.raises(ParameterError, match="other settings or clips"):  # old audio must not get new labels
+        mix_recordings([tmp_path / "notes"], tmp_path / "mixes", count=30, seed=4, max_instruments=3, workers=1, progress=False)
 
     write_audio("hum/hum.wav", tone(55.0, 3.0))  # a background: labelled with no instrument
     (tmp_path / "hum" / "labels.csv").write_text("file,label,source\nhum.wav,,hum\n")

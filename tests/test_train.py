@@ -190,7 +190,7 @@ def test_the_trainer_adds_gaussian_noise_to_the_mask_only():
         add_mask_noise(batch, -1.0, torch.Generator())
 
 
-@pytest.mark.parametrize("bad", [{"optimizer": "nope"}, {"precision": "fp8"}, {"mask_noise_std": -1.0}])
+@pytest.mark.parametrize("bad", [{"optimizer": "nope"}, {"precision": "fp8"}, {"mask_noise_std": -1.0}, {"model": "svm", "loss": "sigmoid"}])
 def test_bad_settings_fail_before_any_work(bad, tmp_path):
     from instrid.errors import ParameterError
 

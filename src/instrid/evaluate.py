@@ -3,6 +3,7 @@ IRMAS-like tasks, the multi-label excerpts under Han's protocol with the theta s
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,11 @@ def evaluate(
     clips = load_dataset(data_dir)
     single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]
     excerpts = excerpt_clips(clips, split) if "mix" in tasks_of(task) or scorer.activation == "sigmoid" else []
+    unknown = [c for c in excerpts if not set(c.labels) <= set(classes)]
+    if unknown:
+        warnings.warn(f"{len(unknown)} excerpt(s) left out: labelled with classes the run does not know "
+                      f"({', '.join(sorted({x for c in unknown for x in c.labels} - set(classes)))})", stacklevel=2)  # fmt: skip
+        excerpts = [c for c in excerpts if c not in unknown]
     if not single and not excerpts:
         splits = sorted({c.split for c in clips})
         raise DataError(f"{data_dir}: no clips of split {split!r} for task {task!r}; splits here: {splits}")

@@ -134,13 +134,15 @@ def train(
     if previous is not None and dataclasses.replace(TrainConfig(**previous["train"]), epochs=config.epochs) != config:
         raise CheckpointError(f"{out_dir}: --resume with other settings than the run's ({previous['train']}); only --epochs may change")
 
+    if entry.kind == "sklearn" and config.loss == "sigmoid":
+        raise ParameterError(f"--loss sigmoid needs a network; {entry.name} is a scikit-learn baseline with one answer per clip (softmax)")
     task = config.task or entry.task
     clips = [c for c in load_dataset(data_dir) if not uses_library(c, exclude_library)]
     train_clips, val_clips = train_validation(clips, task, seed=config.seed)
     multi_label = config.loss == "sigmoid"  # clips of no instrument or of several: a sigmoid model learns from them
     train_clips += [c for c in extra_clips(extra_data) if (len(c.labels) == 1 or multi_label) and not uses_library(c, exclude_library)]
     classes = class_list(train_clips + val_clips)
-    val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) else []
+    val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) or multi_label else []
     cache = Path(cache) if cache else Path(data_dir) / "features"
     if dd.main:
         packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, workers=workers, progress=progress)

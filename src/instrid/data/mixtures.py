@@ -14,14 +14,17 @@ instruments play over drums, and a model that has only heard drums alone takes t
 all. It writes
 ``OUT/audio/NNNNN.flac`` (3 s, 44.1 kHz, peak 0.9) and ``OUT/labels.csv``: ``file``, ``labels`` (codes joined
 by ``;``), ``source`` (the libraries joined by ``+``, so a leave-one-library-out fold leaves out every mixture
-that uses its library), ``details`` (each part's file, library, level and start). Existing mixtures are kept
-(resume); a mixture whose recording cannot be read, or whose part would be silent, is left out and reported.
+that uses its library), ``details`` (each part's file, library, level and start), and ``mixing.json`` (the
+settings and a digest of the clips mixed). Existing mixtures are kept (resume; a folder made with other
+settings or clips is refused, so old audio never gets new labels); a mixture whose recording cannot be read,
+or whose part would be silent, is left out and reported.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import csv
+import hashlib
 import io
 import json
 import os
@@ -34,8 +37,8 @@ import numpy as np
 import soundfile
 from tqdm import tqdm
 
-from ..audio import load_audio
-from ..errors import AudioError, DataError, ParameterError
+from ..audio import stream_audio
+from ..errors import AudioError, DataError, ParameterError, SilentAudioWarning
 from ..fileio import atomic_write, process_pool
 from .layouts import LABELS_FILE, LIBRARY_JOIN, Clip, load_dataset
 
@@ -44,7 +47,8 @@ MIX_SECONDS = 3.0
 LEVEL_RANGE_DB = 10.0  # a part's RMS is 0 to this many dB under the first part's: quiet, but heard
 MAX_START_S = 1.0  # the parts after the first start up to this late
 SILENT_RMS = 1e-4  # a part whose RMS within the mixture is under this (-80 dBFS) would be a label for silence
-MAX_SOURCE_SECONDS = 600.0  # a longer source recording is refused, not decoded
+MAX_COUNT = 99_999  # mixtures in one folder (five-digit names)
+MANIFEST = "mixing.json"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ def mixable_clips(folders: Sequence[str | Path], *, labelled: bool = True) -> li
             raise DataError(f"{', '.join(map(str, folders))}: no clips labelled with no instrument to put under mixtures")
         return sorted(usable, key=lambda c: (c.source, str(c.path)))
     usable = [c for c in clips if len(c.labels) == 1 and (not c.task or (c.task == "solo" and c.split == "train"))]
+    joined = sorted({c.source for c in usable if LIBRARY_JOIN in c.source})
+    if joined:
+        raise DataError(f"library names may not contain {LIBRARY_JOIN!r} (it joins a mixture's libraries): {', '.join(joined)}")
     if len({c.labels[0] for c in usable}) < 2:
         raise DataError(f"{', '.join(map(str, folders))}: mixtures need one-instrument clips of 2 classes or more")
     return sorted(usable, key=lambda c: (c.source, str(c.path)))
@@ -91,8 +98,8 @@ def plan_mixtures(
 ) -> list[MixPlan]:
     """``count`` mixtures of 2 to ``max_instruments`` classes, half of them over one of ``backgrounds`` when
     there are any, decided from ``seed`` and the clips alone."""
-    if count < 1 or max_instruments < 2:
-        raise ParameterError(f"mixtures need count >= 1 and max_instruments >= 2, got {count} and {max_instruments}")
+    if not 1 <= count <= MAX_COUNT or max_instruments < 2:
+        raise ParameterError(f"mixtures need 1 <= count <= {MAX_COUNT} and max_instruments >= 2, got {count} and {max_instruments}")
     by_class: dict[str, list[Clip]] = {}
     for c in clips:
         by_class.setdefault(c.labels[0], []).append(c)
@@ -116,6 +123,19 @@ def plan_mixtures(
     return plans
 
 
+def _beginning(path: Path, samples: int) -> np.ndarray:
+    """The first ``samples`` of a recording at MIX_SR, mono; only as much of it is decoded."""
+    blocks, have = [], 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SilentAudioWarning)  # silence is judged per part, in the mixture
+        for block in stream_audio(path, sr=MIX_SR):
+            blocks.append(block[: samples - have])
+            have += len(blocks[-1])
+            if have >= samples:
+                break
+    return np.concatenate(blocks)
+
+
 def render_mixture(plan: MixPlan) -> np.ndarray:
     """The mixture's audio (MIX_SECONDS at MIX_SR, peak 0.9). Raises ``AudioError`` for an unreadable
     recording and ``DataError`` for a part that would be silent in it."""
@@ -124,9 +144,7 @@ def render_mixture(plan: MixPlan) -> np.ndarray:
     reference = None
     for part in plan.parts:
         start = int(part.start_s * MIX_SR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # silence is caught below, per part
-            audio = load_audio(part.path, sr=MIX_SR, max_seconds=MAX_SOURCE_SECONDS)[: n - start]
+        audio = _beginning(part.path, n - start)
         rms = float(np.sqrt(np.mean(audio**2)))
         if rms < SILENT_RMS and not part.label:  # a silent background: nothing to add
             continue
@@ -134,7 +152,7 @@ def render_mixture(plan: MixPlan) -> np.ndarray:
             raise DataError(f"{part.path}: silent in the first {MIX_SECONDS - part.start_s:.1f} s, so not a {part.label} part")
         reference = reference or rms
         y[start : start + len(audio)] += audio * (reference * 10 ** (part.level_db / 20) / rms)
-    return y * (0.9 / float(np.max(np.abs(y))))
+    return y * (0.9 / max(float(np.max(np.abs(y))), 1e-12))
 
 
 def _write_mixture(plan: MixPlan, out: Path) -> str | None:
@@ -158,6 +176,26 @@ def write_labels(out: Path, plans: Sequence[MixPlan]) -> None:
     atomic_write(out / LABELS_FILE, lambda f: f.write(buffer.getvalue().encode()))
 
 
+def _claim(out: Path, **settings) -> None:
+    """Write ``OUT/mixing.json`` (the settings that decide every plan, the clips as a digest), or check that
+    the folder's matches: resuming with other settings would list old audio under new labels. ``count`` is
+    not among them: a larger count makes the same mixtures first."""
+    digest = hashlib.sha1()
+    for clip in [*settings.pop("clips"), *settings.pop("backgrounds")]:
+        digest.update(f"{clip.path}|{';'.join(clip.labels)}|{clip.source}\n".encode())
+    manifest = {**settings, "clips_sha1": digest.hexdigest()}
+    path = out / MANIFEST
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != manifest:
+            raise ParameterError(f"{out} holds mixtures made with other settings or clips ({path}): choose another --out")
+        return
+    atomic_write(path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+
+
 def mix_recordings(
     folders: Sequence[str | Path],
     out: str | Path,
@@ -174,8 +212,9 @@ def mix_recordings(
     out = Path(out)
     if any(out.resolve() == Path(folder).resolve() for folder in (*folders, *backgrounds)):
         raise ParameterError(f"--out {out} is one of the folders mixed: choose another folder")
-    under = mixable_clips(backgrounds, labelled=False)
-    plans = plan_mixtures(mixable_clips(folders), count=count, seed=seed, max_instruments=max_instruments, backgrounds=under)
+    clips, under = mixable_clips(folders), mixable_clips(backgrounds, labelled=False)
+    plans = plan_mixtures(clips, count=count, seed=seed, max_instruments=max_instruments, backgrounds=under)
+    _claim(out, seed=seed, max_instruments=max_instruments, clips=clips, backgrounds=under)
     todo = [p for p in plans if not (out / p.file).exists()]
     failed = {}
     with tqdm(total=len(todo), desc="mix", unit="clip", disable=not progress) as bar:
