@@ -258,13 +258,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("mix", help="mix one-instrument clips of different libraries, every instrument labelled")
     p.add_argument("--from", dest="sources", action="append", required=True, type=Path, metavar="DIR",
-                   help="a dataset to take clips from (rendered: its solo training clips; labels.csv: all); may be repeated")
+                   help="a dataset to take clips from (rendered: its solo training clips; labels.csv: its one-label clips); may be repeated")
     p.add_argument("--out", required=True, type=Path, help="output folder (audio/ and labels.csv; resumes)")
     p.add_argument("--count", type=int, default=1000, help="mixtures to make")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-instruments", type=int, default=4, help="instruments in a mixture: 2 to this many")
     p.add_argument("--background", dest="backgrounds", action="append", default=[], type=Path, metavar="DIR",
-                   help="a labels.csv set of sounds with no instrument (drums, noise): half of the mixtures get one "
+                   help="a labels.csv set of sounds with no instrument (drums, noise): about half of the mixtures get one "
                    "under them, unlabelled; may be repeated")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(handler=_mix)

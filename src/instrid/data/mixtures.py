@@ -4,20 +4,21 @@ They are training data for a multi-label (sigmoid) model, so that ``predict`` ca
 in one recording, and, built from recordings kept out of training, a multi-instrument test set of real audio.
 
 ``mix_recordings([DIR, ...], OUT, count=N, seed=S)`` takes the one-instrument clips of the folders (a
-rendered dataset's ``solo`` training clips; every clip of a ``labels.csv`` set) and plans every mixture from
-``seed`` alone: 2 to ``max_instruments`` different classes, one clip of each, taken from a library the
-mixture does not use yet where the class has one, each at a random level (RMS 0 to ``-LEVEL_RANGE_DB`` dB
-under the first part) and the parts after the first starting up to ``MAX_START_S`` later. With
-``backgrounds`` (folders of clips labelled with no instrument: drums, noise, speech), half of the mixtures
-get one of those clips under them, unlabelled, at a level drawn the same way: in most songs the
-instruments play over drums, and a model that has only heard drums alone takes them for no instrument at
-all. It writes
-``OUT/audio/NNNNN.flac`` (3 s, 44.1 kHz, peak 0.9) and ``OUT/labels.csv``: ``file``, ``labels`` (codes joined
-by ``;``), ``source`` (the libraries joined by ``+``, so a leave-one-library-out fold leaves out every mixture
-that uses its library), ``details`` (each part's file, library, level and start), and ``mixing.json`` (the
-settings and a digest of the clips mixed). Existing mixtures are kept (resume; a folder made with other
-settings or clips is refused, so old audio never gets new labels); a mixture whose recording cannot be read,
-or whose part would be silent, is left out and reported.
+rendered dataset's ``solo`` training clips; every one-label clip of a ``labels.csv`` set or folder per class)
+and plans every mixture from ``seed`` alone: 2 to ``max_instruments`` different classes, one clip of each,
+taken from a library the mixture does not use yet where the class has one, each at a random level (RMS 0 to
+``-LEVEL_RANGE_DB`` dB under the first part) and the parts after the first starting up to ``MAX_START_S``
+later. With ``backgrounds`` (folders of clips labelled with no instrument: drums, noise, speech), each
+mixture has an even chance of one of those clips under it, unlabelled, at a level drawn the same way: in most
+songs the instruments play over drums, and a model that has heard drums only alone takes them for no
+instrument at all.
+
+It writes ``OUT/audio/NNNNN.flac`` (3 s, 44.1 kHz, peak 0.9); ``OUT/labels.csv`` with ``file``, ``labels``
+(codes joined by ``;``), ``source`` (the libraries joined by ``+``, so a leave-one-library-out fold leaves
+out every mixture that uses its library) and ``details`` (each part's file, library, level and start); and
+``OUT/mixing.json`` (the settings and a digest of the clips mixed). Existing mixtures are kept (resume; a
+folder made with other settings or clips is refused, so old audio never gets new labels); a mixture whose
+recording cannot be read, or whose part would be silent, is left out and reported.
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def mixable_clips(folders: Sequence[str | Path], *, labelled: bool = True) -> li
 def plan_mixtures(
     clips: Sequence[Clip], *, count: int, seed: int, max_instruments: int = 4, backgrounds: Sequence[Clip] = ()
 ) -> list[MixPlan]:
-    """``count`` mixtures of 2 to ``max_instruments`` classes, half of them over one of ``backgrounds`` when
-    there are any, decided from ``seed`` and the clips alone."""
+    """``count`` mixtures of 2 to ``max_instruments`` classes, each with an even chance of one of
+    ``backgrounds`` under it when there are any, decided from ``seed`` and the clips alone."""
     if not 1 <= count <= MAX_COUNT or max_instruments < 2:
         raise ParameterError(f"mixtures need 1 <= count <= {MAX_COUNT} and max_instruments >= 2, got {count} and {max_instruments}")
     by_class: dict[str, list[Clip]] = {}
@@ -207,8 +208,8 @@ def mix_recordings(
     workers: int | None = None,
     progress: bool = True,
 ) -> list[MixPlan]:
-    """Make (or finish making) ``count`` mixtures of the clips of ``folders`` in ``out``, half of them over a
-    clip of ``backgrounds`` when given; returns those written."""
+    """Make (or finish making) ``count`` mixtures of the clips of ``folders`` in ``out``, about half of them
+    over a clip of ``backgrounds`` when given; returns those written."""
     out = Path(out)
     if any(out.resolve() == Path(folder).resolve() for folder in (*folders, *backgrounds)):
         raise ParameterError(f"--out {out} is one of the folders mixed: choose another folder")

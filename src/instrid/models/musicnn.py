@@ -188,8 +188,8 @@ class MusicnnClassifier(nn.Module):
         standardising, the ``nuisance_dims`` principal directions of the class-wise deviations of each
         library's mean from the mean over that class's libraries. These are what changes with the sample
         library (its recording, room, instrument) rather than with the instrument, so removing them makes the
-        head rely less on which library a sound came from. Windows labelled -1 (no instrument) are ignored;
-        a (class, library) pair needs ``nuisance_min_windows`` windows to count."""
+        head rely less on which library a sound came from. Windows labelled -1 (no instrument, or several: a
+        mixture) are ignored; a (class, library) pair needs ``nuisance_min_windows`` windows to count."""
         min_windows = self.config.nuisance_min_windows
         std = embeddings.std(axis=0)
         # half of musicnn's pooled features hardly vary on training audio; a floor keeps them from being blown up
