@@ -41,6 +41,18 @@ def test_frozen_classifier_trains_only_its_head_and_keeps_the_backbone_in_infere
         assert torch.allclose(model(mel), model(embedding=model.embed(mel)))  # what training on embeddings relies on
 
 
+def test_the_mlp_head_has_one_hidden_layer_and_other_heads_are_refused():
+    from instrid.errors import ParameterError
+
+    model = create_model("musicnn", n_classes=3, head="mlp", hidden=8, pretrained=False)
+    hidden = [m for m in model.classifier if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in hidden] == [(1506, 8), (8, 3)]
+    assert model(embedding=torch.randn(2, 1506)).shape == (2, 3)
+    assert [type(m) for m in create_model("musicnn", n_classes=3, pretrained=False).classifier][-1] is torch.nn.Linear
+    with pytest.raises(ParameterError, match="head 'deep'"):
+        create_model("musicnn", n_classes=3, head="deep", pretrained=False)
+
+
 def test_nuisance_projection_removes_library_offsets_and_keeps_classes():
     """Embeddings = class signal + a per-library offset + noise: the fitted projection removes the offsets'
     span and keeps most of what tells the classes apart."""

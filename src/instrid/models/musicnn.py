@@ -42,6 +42,7 @@ MTT_TAGS = (
 )  # fmt: skip
 TF_EPSILON = 1e-3  # tf.layers.batch_normalization's default
 EMBEDDINGS = ("pooled", "penultimate")
+HEADS = ("linear", "mlp")
 
 
 def weights_file():
@@ -133,6 +134,8 @@ class MusicnnConfig:
     backbone_lr: float = 0.01  # when fine-tuning: the pretrained network's learning rate, relative to the head's
     pretrained: bool = True  # start from the MTT weights (False: random, for tests)
     dropout: float = 0.5
+    head: str = "linear"  # the instrument head: "linear", or "mlp" (one hidden layer of ``hidden`` units)
+    hidden: int = 256
     nuisance_dims: int = 0  # directions of between-library variation removed from the embedding (0: none)
     nuisance_min_windows: int = 5  # a (class, library) pair's windows needed for it to count in that fit
 
@@ -148,9 +151,13 @@ class MusicnnClassifier(nn.Module):
         if config.freeze:
             self.backbone.requires_grad_(False)
         width = self.backbone.pooled_dim if config.embedding == "pooled" else self.backbone.dense.out_features
-        self.classifier = nn.Sequential(
-            nn.LayerNorm(width), nn.Dropout(config.dropout), nn.Linear(width, config.n_classes)
-        )
+        if config.head not in HEADS:
+            raise ParameterError(f"musicnn head {config.head!r}: choose one of {', '.join(HEADS)}")
+        if config.head == "mlp":
+            layers = [nn.Linear(width, config.hidden), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.hidden, config.n_classes)]
+        else:
+            layers = [nn.Linear(width, config.n_classes)]
+        self.classifier = nn.Sequential(nn.LayerNorm(width), nn.Dropout(config.dropout), *layers)
         if config.nuisance_dims < 0:
             raise ParameterError(f"musicnn nuisance_dims must be >= 0, got {config.nuisance_dims}")
         if config.nuisance_dims and not config.freeze:
