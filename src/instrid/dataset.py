@@ -28,6 +28,12 @@ def excerpt_clips(clips: Sequence[Clip], split: str) -> list[Clip]:
     return [c for c in clips if c.split == split and (c.task == "mix-long" or (not c.task and len(c.labels) > 1))]
 
 
+def scores_excerpts(task: str, activation: str) -> bool:
+    """Whether a run answers several instruments per excerpt, so that it has a θ and is scored on multi-label
+    excerpts: trained on the mix task, or scoring each class on its own (sigmoid)."""
+    return "mix" in tasks_of(task) or activation == "sigmoid"
+
+
 def class_list(clips: Sequence[Clip]) -> tuple[str, ...]:
     """The IRMAS codes in their usual order when every label is one; otherwise the sorted labels."""
     labels = {label for c in clips for label in c.labels}

@@ -10,7 +10,7 @@ import numpy as np
 
 from .checkpoint import write_json
 from .data import load_dataset
-from .dataset import excerpt_clips, task_clips, tasks_of
+from .dataset import excerpt_clips, scores_excerpts, task_clips
 from .errors import DataError
 from .metrics import choose_threshold, multilabel_report, plot_confusion, single_label_report
 from .scorer import Scorer, SklearnScorer, load_scorer
@@ -44,7 +44,7 @@ def evaluate(
     entry, classes, task = scorer.entry, tuple(run["labels"]), run["task"]
     clips = load_dataset(data_dir)
     single = [c for c in task_clips(clips, task, split) if c.labels[0] in classes]
-    excerpts = excerpt_clips(clips, split) if "mix" in tasks_of(task) or scorer.activation == "sigmoid" else []
+    excerpts = excerpt_clips(clips, split) if scores_excerpts(task, scorer.activation) else []
     unknown = [c for c in excerpts if not set(c.labels) <= set(classes)]
     if unknown:
         warnings.warn(f"{len(unknown)} excerpt(s) left out: labelled with classes the run does not know "

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .config import OPTIMIZERS, TrainConfig
 from .data import Clip, load_dataset, uses_library
-from .dataset import class_list, excerpt_clips, tasks_of, train_validation
+from .dataset import class_list, excerpt_clips, scores_excerpts, train_validation
 from .distributed import init_distributed
 from .errors import CheckpointError, DataError, ParameterError
 from .evaluate import choose_run_threshold
@@ -142,7 +142,7 @@ def train(
     multi_label = config.loss == "sigmoid"  # clips of no instrument or of several: a sigmoid model learns from them
     train_clips += [c for c in extra_clips(extra_data) if (len(c.labels) == 1 or multi_label) and not uses_library(c, exclude_library)]
     classes = class_list(train_clips + val_clips)
-    val_excerpts = excerpt_clips(clips, "validation") if "mix" in tasks_of(task) or multi_label else []
+    val_excerpts = excerpt_clips(clips, "validation") if scores_excerpts(task, config.loss) else []
     cache = Path(cache) if cache else Path(data_dir) / "features"
     if dd.main:
         packed = ensure_features(train_clips + val_clips + val_excerpts, entry, cache, workers=workers, progress=progress)

@@ -75,22 +75,24 @@ class MixPlan:
         return LIBRARY_JOIN.join(sorted({p.library for p in self.parts}))
 
 
-def mixable_clips(folders: Sequence[str | Path], *, labelled: bool = True) -> list[Clip]:
+def mixable_clips(folders: Sequence[str | Path]) -> list[Clip]:
     """The one-instrument clips a mixture may use: a rendered dataset's ``solo`` training clips (its other
-    splits stay unheard) and every one-label clip of a ``labels.csv`` set or folder per class; or, not
-    ``labelled``, the clips of a ``labels.csv`` set with no label (backgrounds)."""
+    splits stay unheard) and every one-label clip of a ``labels.csv`` set or folder per class."""
     clips = [c for folder in folders for c in load_dataset(folder)]
-    if not labelled:
-        usable = [c for c in clips if not c.labels and not c.task]
-        if folders and not usable:
-            raise DataError(f"{', '.join(map(str, folders))}: no clips labelled with no instrument to put under mixtures")
-        return sorted(usable, key=lambda c: (c.source, str(c.path)))
     usable = [c for c in clips if len(c.labels) == 1 and (not c.task or (c.task == "solo" and c.split == "train"))]
     joined = sorted({c.source for c in usable if LIBRARY_JOIN in c.source})
     if joined:
         raise DataError(f"library names may not contain {LIBRARY_JOIN!r} (it joins a mixture's libraries): {', '.join(joined)}")
     if len({c.labels[0] for c in usable}) < 2:
         raise DataError(f"{', '.join(map(str, folders))}: mixtures need one-instrument clips of 2 classes or more")
+    return sorted(usable, key=lambda c: (c.source, str(c.path)))
+
+
+def background_clips(folders: Sequence[str | Path]) -> list[Clip]:
+    """The clips of ``labels.csv`` sets labelled with no instrument, to put under mixtures."""
+    usable = [c for folder in folders for c in load_dataset(folder) if not c.labels and not c.task]
+    if folders and not usable:
+        raise DataError(f"{', '.join(map(str, folders))}: no clips labelled with no instrument to put under mixtures")
     return sorted(usable, key=lambda c: (c.source, str(c.path)))
 
 
@@ -213,7 +215,7 @@ def mix_recordings(
     out = Path(out)
     if any(out.resolve() == Path(folder).resolve() for folder in (*folders, *backgrounds)):
         raise ParameterError(f"--out {out} is one of the folders mixed: choose another folder")
-    clips, under = mixable_clips(folders), mixable_clips(backgrounds, labelled=False)
+    clips, under = mixable_clips(folders), background_clips(backgrounds)
     plans = plan_mixtures(clips, count=count, seed=seed, max_instruments=max_instruments, backgrounds=under)
     _claim(out, seed=seed, max_instruments=max_instruments, clips=clips, backgrounds=under)
     todo = [p for p in plans if not (out / p.file).exists()]
