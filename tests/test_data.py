@@ -223,3 +223,44 @@ def test_mixtures_label_every_part_resume_and_skip_what_they_cannot_mix(tmp_path
         assert clip.labels == plan.labels and "" not in clip.labels and uses_library(clip, "hum") == (plan in hummed)
         spectrum = np.abs(np.fft.rfft(soundfile.read(clip.path, dtype="float32")[0]))
         assert (spectrum[55 * 3] > 0.1 * spectrum.max()) == (plan in hummed)  # the hum is heard, unlabelled
+
+
+def test_sung_vowels_peak_at_their_formants_and_sing_in_tune():
+    from instrid.data.singing import FORMANTS, SING_SR, formant_envelope, sing, sing_phrase
+
+    formants = np.array(FORMANTS["bass"]["a"], dtype=float)  # F1 600 Hz, F2 1040 Hz
+    assert formant_envelope(np.array([0.0]), formants) == pytest.approx(1.0)  # a cascade: unit gain at 0 Hz
+    f0 = np.full(SING_SR, 100.0)
+    y = sing(f0, np.repeat(formants[None], len(f0) // 256 + 1, axis=0), tilt=-6, breath_db=-60, rng=np.random.default_rng(0))
+    spectrum = np.abs(np.fft.rfft(y))  # 1 Hz bins: harmonic k at bin 100 k
+    harmonics = spectrum[100 * np.arange(1, 30)]
+    assert 100 * (1 + int(np.argmax(harmonics))) in (600, 1000)  # the strongest harmonic is at F1 or F2, not f0
+
+    for i in range(20):  # a one-note phrase is in tune: the median f0 of its middle second within 30 cents
+        y, notes = sing_phrase(np.random.default_rng([7, i]))
+        if len(notes["pitches"]) != 1:
+            continue
+        import librosa
+
+        f0, voiced, _ = librosa.pyin(y[SING_SR : 2 * SING_SR], fmin=60, fmax=1000, sr=SING_SR)
+        assert abs(100 * (np.median(librosa.hz_to_midi(f0[voiced])) - notes["pitches"][0])) < 30
+        break
+    else:
+        pytest.fail("no one-note phrase drawn")
+
+
+def test_sung_dataset_is_deterministic_resumes_and_refuses_another_seed(tmp_path):
+    from instrid.data import sing_dataset
+
+    assert sing_dataset(tmp_path / "a", count=3, seed=5, workers=1) == 3
+    clips = load_dataset(tmp_path / "a")
+    assert [c.labels for c in clips] == [("voi",)] * 3 and {c.source for c in clips} == {"instrid-singing"}
+    first = (tmp_path / "a" / "audio" / "00001.flac").read_bytes()
+    (tmp_path / "a" / "audio" / "00001.flac").unlink()
+    labels = (tmp_path / "a" / "labels.csv").read_text()
+    assert sing_dataset(tmp_path / "a", count=3, seed=5, workers=1) == 3  # the missing clip comes back, the same
+    assert (tmp_path / "a" / "audio" / "00001.flac").read_bytes() == first and (tmp_path / "a" / "labels.csv").read_text() == labels
+    with pytest.raises(ParameterError, match="seed 5, not 6"):
+        sing_dataset(tmp_path / "a", count=3, seed=6, workers=1)
+    with pytest.raises(ParameterError, match="--count 0"):
+        sing_dataset(tmp_path / "b", count=0)

@@ -30,6 +30,13 @@ def _mix(args) -> None:
     print(f"{len(plans)} mixtures in {args.out} (labels.csv lists them)")
 
 
+def _sing(args) -> None:
+    from .data import sing_dataset
+
+    count = sing_dataset(args.out, count=args.count, seed=args.seed, workers=args.workers)
+    print(f"{count} sung phrases in {args.out} (labels.csv lists them)")
+
+
 def _feature_store(args):
     from .models import get_entry
     from .store import FeatureStore
@@ -268,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "under them, unlabelled; may be repeated")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(handler=_mix)
+
+    p = commands.add_parser("sing", help="synthesise sung phrases (a source-filter voice) for the voice class")
+    p.add_argument("--out", required=True, type=Path, help="output folder (audio/ and labels.csv; resumes)")
+    p.add_argument("--count", type=int, default=300, help="phrases to make")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    p.set_defaults(handler=_sing)
 
     for name, run, text in (
         ("features", _features, "extract and cache features of a dataset"),

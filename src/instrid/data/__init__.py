@@ -12,6 +12,7 @@ from .layouts import (
 )
 from .mixtures import mix_recordings
 from .render import render_dataset
+from .singing import sing_dataset
 
 __all__ = [
     "Clip",
@@ -23,5 +24,6 @@ __all__ = [
     "read_metadata",
     "read_nsynth",
     "render_dataset",
+    "sing_dataset",
     "uses_library",
 ]
