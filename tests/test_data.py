@@ -209,7 +209,7 @@ def test_mixtures_label_every_part_resume_and_skip_what_they_cannot_mix(tmp_path
     with pytest.warns(UserWarning):
         again = mix_recordings([tmp_path / "notes"], tmp_path / "mixes", count=30, seed=3, max_instruments=3, workers=1, progress=False)
     assert again == written and clips[0].path.read_bytes() == first  # resumed: the same mixture again
-    with pytest.raises(ParameterError, match="other settings or clips"):  # old audio must not get new labels
+    with pytest.raises(ParameterError, match="mixtures made with other settings"):  # old audio must not get new labels
         mix_recordings([tmp_path / "notes"], tmp_path / "mixes", count=30, seed=4, max_instruments=3, workers=1, progress=False)
 
     write_audio("hum/hum.wav", tone(55.0, 3.0))  # a background: labelled with no instrument
@@ -225,31 +225,39 @@ def test_mixtures_label_every_part_resume_and_skip_what_they_cannot_mix(tmp_path
         assert (spectrum[55 * 3] > 0.1 * spectrum.max()) == (plan in hummed)  # the hum is heard, unlabelled
 
 
-def test_sung_vowels_peak_at_their_formants_and_sing_in_tune():
-    from instrid.data.singing import FORMANTS, SING_SR, formant_envelope, sing, sing_phrase
+def test_sung_vowels_peak_at_their_formants_follow_the_vowel_and_sing_in_tune():
+    from instrid.data.singing import FORMANTS, FRAME, SING_SR, formant_envelope, sing, sing_phrase
 
     formants = np.array(FORMANTS["bass"]["a"], dtype=float)  # F1 600 Hz, F2 1040 Hz
     assert formant_envelope(np.array([0.0]), formants) == pytest.approx(1.0)  # a cascade: unit gain at 0 Hz
     f0 = np.full(SING_SR, 100.0)
-    y = sing(f0, np.repeat(formants[None], len(f0) // 256 + 1, axis=0), tilt=-6, breath_db=-60, rng=np.random.default_rng(0))
+    frames = len(f0) // FRAME + 1
+    y = sing(f0, np.repeat(formants[None], frames, axis=0), tilt=-6, breath_db=-60, rng=np.random.default_rng(0))
     spectrum = np.abs(np.fft.rfft(y))  # 1 Hz bins: harmonic k at bin 100 k
     harmonics = spectrum[100 * np.arange(1, 30)]
     assert 100 * (1 + int(np.argmax(harmonics))) in (600, 1000)  # the strongest harmonic is at F1 or F2, not f0
 
-    for i in range(20):  # a one-note phrase is in tune: the median f0 of its middle second within 30 cents
-        y, notes = sing_phrase(np.random.default_rng([7, i]))
-        if len(notes["pitches"]) != 1:
-            continue
-        import librosa
+    # /i/ (F1 250 Hz) then /a/ (F1 600 Hz): the 600 Hz harmonic is far stronger in the second half
+    vowels = np.array([FORMANTS["bass"]["i"], FORMANTS["bass"]["a"]], dtype=float)[(np.arange(frames) >= frames // 2).astype(int)]
+    y = sing(f0, vowels, tilt=-6, breath_db=-60, rng=np.random.default_rng(0))
+    first, second = (np.abs(np.fft.rfft(half))[300] for half in (y[: SING_SR // 2], y[SING_SR // 2 :]))  # 2 Hz bins
+    assert second > 4 * first
 
-        f0, voiced, _ = librosa.pyin(y[SING_SR : 2 * SING_SR], fmin=60, fmax=1000, sr=SING_SR)
-        assert abs(100 * (np.median(librosa.hz_to_midi(f0[voiced])) - notes["pitches"][0])) < 30
-        break
-    else:
-        pytest.fail("no one-note phrase drawn")
+    phrases = [sing_phrase(np.random.default_rng([7, i])) for i in range(6)]
+    for y, _ in phrases:
+        assert y.shape == (3 * SING_SR,) and np.isfinite(y).all() and np.abs(y).max() == pytest.approx(0.9, abs=1e-3)
+    y, notes = next(p for p in phrases if len(p[1]["pitches"]) == 1)  # phrase 4 of seed 7 has one note
+    import librosa
+
+    # in tune: the median f0 of its middle second within 30 cents of the note
+    f0, voiced, _ = librosa.pyin(y[SING_SR : 2 * SING_SR], fmin=60, fmax=1000, sr=SING_SR)
+    assert abs(100 * (np.median(librosa.hz_to_midi(f0[voiced])) - notes["pitches"][0])) < 30
+    with pytest.raises(ParameterError, match="1 s or more"):
+        sing_phrase(np.random.default_rng(0), seconds=0.5)
 
 
-def test_sung_dataset_is_deterministic_resumes_and_refuses_another_seed(tmp_path):
+def test_sung_dataset_is_deterministic_resumes_and_refuses_other_settings(tmp_path, capsys):
+    from instrid.cli import main
     from instrid.data import sing_dataset
 
     assert sing_dataset(tmp_path / "a", count=3, seed=5, workers=1) == 3
@@ -260,7 +268,17 @@ def test_sung_dataset_is_deterministic_resumes_and_refuses_another_seed(tmp_path
     labels = (tmp_path / "a" / "labels.csv").read_text()
     assert sing_dataset(tmp_path / "a", count=3, seed=5, workers=1) == 3  # the missing clip comes back, the same
     assert (tmp_path / "a" / "audio" / "00001.flac").read_bytes() == first and (tmp_path / "a" / "labels.csv").read_text() == labels
-    with pytest.raises(ParameterError, match="seed 5, not 6"):
+    (tmp_path / "a" / "labels.csv").unlink()  # as if killed before labels.csv: the seed is still known
+    with pytest.raises(ParameterError, match="sung phrases made with other settings"):
         sing_dataset(tmp_path / "a", count=3, seed=6, workers=1)
-    with pytest.raises(ParameterError, match="--count 0"):
-        sing_dataset(tmp_path / "b", count=0)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "labels.csv").write_text("file,label\nx.wav,pia\n")
+    with pytest.raises(ParameterError, match="instrid sing did not make"):
+        sing_dataset(tmp_path / "b", count=3)
+    (tmp_path / "c").write_text("")
+    capsys.readouterr()
+    for bad in (["--out", str(tmp_path / "c")], ["--out", str(tmp_path / "d"), "--count", "0"],
+                ["--out", str(tmp_path / "d"), "--seed", "-1"], ["--out", str(tmp_path / "d"), "--workers", "0"]):  # fmt: skip
+        assert main(["sing", *bad]) == 1
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "d").exists()

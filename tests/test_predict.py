@@ -113,6 +113,7 @@ def test_the_shipped_model_works_out_of_the_box(tiny_dataset, capsys):
 
     weights = SHIPPED_RUN / "model.safetensors"
     assert weights.stat().st_size <= 5 * 2**20  # <= 5 MB
+    assert "optimizer_state" not in json.loads((SHIPPED_RUN / "run.json").read_text())  # its file is not shipped
     recognizer = Recognizer.load(device="cpu")
     assert recognizer.labels == IRMAS_CLASSES and recognizer.entry.name == "musicnn"
     assert recognizer.scorer.activation == "sigmoid"

@@ -4,6 +4,7 @@ never outlive a killed run."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import tempfile
 import threading
@@ -36,6 +37,23 @@ def atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def claim_folder(path: Path, manifest: dict, what: str) -> None:
+    """Write ``manifest`` (the settings that decide a generated folder's files) as JSON to ``path``, or check that
+    the one there matches: resuming with other settings would list old files under new labels."""
+    from .errors import ParameterError
+
+    path = Path(path)
+    if path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != manifest:
+            raise ParameterError(f"{path.parent} holds {what} made with other settings or sources ({path}): choose another --out")
+        return
+    atomic_write(path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
 
 
 def _exit_with_parent() -> None:

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from ..audio import stream_audio
 from ..errors import AudioError, DataError, ParameterError, SilentAudioWarning
-from ..fileio import atomic_write, process_pool
+from ..fileio import atomic_write, claim_folder, process_pool
 from .layouts import LABELS_FILE, LIBRARY_JOIN, Clip, load_dataset
 
 MIX_SR = 44_100
@@ -181,22 +181,11 @@ def write_labels(out: Path, plans: Sequence[MixPlan]) -> None:
 
 def _claim(out: Path, **settings) -> None:
     """Write ``OUT/mixing.json`` (the settings that decide every plan, the clips as a digest), or check that
-    the folder's matches: resuming with other settings would list old audio under new labels. ``count`` is
-    not among them: a larger count makes the same mixtures first."""
+    the folder's matches. ``count`` is not among them: a larger count makes the same mixtures first."""
     digest = hashlib.sha1()
     for clip in [*settings.pop("clips"), *settings.pop("backgrounds")]:
         digest.update(f"{clip.path}|{';'.join(clip.labels)}|{clip.source}\n".encode())
-    manifest = {**settings, "clips_sha1": digest.hexdigest()}
-    path = out / MANIFEST
-    if path.exists():
-        try:
-            previous = json.loads(path.read_text())
-        except (OSError, ValueError):
-            previous = None
-        if previous != manifest:
-            raise ParameterError(f"{out} holds mixtures made with other settings or clips ({path}): choose another --out")
-        return
-    atomic_write(path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+    claim_folder(out / MANIFEST, {**settings, "clips_sha1": digest.hexdigest()}, "mixtures")
 
 
 def mix_recordings(
