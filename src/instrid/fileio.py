@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+from .errors import ParameterError
+
 PARENT_POLL_SECONDS = 0.5  # how often a pool worker checks that the process that made it is still there
 
 
@@ -42,8 +44,6 @@ def atomic_write(path: Path, write) -> None:
 def claim_folder(path: Path, manifest: dict, what: str) -> None:
     """Write ``manifest`` (the settings that decide a generated folder's files) as JSON to ``path``, or check that
     the one there matches: resuming with other settings would list old files under new labels."""
-    from .errors import ParameterError
-
     path = Path(path)
     if path.exists():
         try:

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +154,16 @@ def write_metadata(root: Path, clips: list[Clip]) -> None:
         rel = c.path.relative_to(root).as_posix()
         writer.writerow([c.clip_id, rel, " ".join(c.labels), c.split, c.task, c.source, json.dumps(c.details)])
     atomic_write(root / METADATA_FILE, lambda f: f.write(buffer.getvalue().encode()))
+
+
+def write_labels_csv(root: Path, rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """Write ``root/labels.csv`` atomically, one row per recording: ``file`` (relative to ``root``), ``labels``
+    (codes joined by ``;``), ``source`` and ``details`` (as ``read_labels_csv`` reads them)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "labels", "source", "details"])
+    writer.writerows(rows)
+    atomic_write(Path(root) / LABELS_FILE, lambda f: f.write(buffer.getvalue().encode()))
 
 
 def read_labels_csv(root: str | Path) -> list[Clip]:

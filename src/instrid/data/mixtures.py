@@ -24,9 +24,7 @@ recording cannot be read, or whose part would be silent, is left out and reporte
 from __future__ import annotations
 
 import concurrent.futures
-import csv
 import hashlib
-import io
 import json
 import os
 import warnings
@@ -41,7 +39,7 @@ from tqdm import tqdm
 from ..audio import stream_audio
 from ..errors import AudioError, DataError, ParameterError, SilentAudioWarning
 from ..fileio import atomic_write, claim_folder, process_pool
-from .layouts import LABELS_FILE, LIBRARY_JOIN, Clip, load_dataset
+from .layouts import LABELS_FILE, LIBRARY_JOIN, Clip, load_dataset, write_labels_csv
 
 MIX_SR = 44_100
 MIX_SECONDS = 3.0
@@ -169,14 +167,9 @@ def _write_mixture(plan: MixPlan, out: Path) -> str | None:
 
 
 def write_labels(out: Path, plans: Sequence[MixPlan]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "labels", "source", "details"])
-    for plan in plans:
-        details = [{"file": str(p.path), "library": p.library, "label": p.label, "level_db": p.level_db, "start_s": p.start_s}
-                   for p in plan.parts]  # fmt: skip
-        writer.writerow([plan.file, ";".join(plan.labels), plan.source, json.dumps(details)])
-    atomic_write(out / LABELS_FILE, lambda f: f.write(buffer.getvalue().encode()))
+    details = [[{"file": str(p.path), "library": p.library, "label": p.label, "level_db": p.level_db, "start_s": p.start_s}
+                for p in plan.parts] for plan in plans]  # fmt: skip
+    write_labels_csv(out, [(plan.file, ";".join(plan.labels), plan.source, json.dumps(d)) for plan, d in zip(plans, details)])
 
 
 def _claim(out: Path, **settings) -> None:

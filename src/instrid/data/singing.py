@@ -23,8 +23,6 @@ version, and a folder made with others (or by anything else) is refused.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from itertools import repeat
 from pathlib import Path
@@ -37,7 +35,7 @@ from tqdm import tqdm
 
 from ..errors import ParameterError
 from ..fileio import atomic_write, claim_folder, process_pool
-from .layouts import LABELS_FILE
+from .layouts import LABELS_FILE, write_labels_csv
 
 SING_SR = 44_100
 SING_SECONDS = 3.0
@@ -205,9 +203,5 @@ def sing_dataset(out: str | Path, *, count: int = 300, seed: int = 0, workers: i
     claim_folder(out / MANIFEST, {"seed": seed, "synthesiser": VERSION}, "sung phrases")
     with process_pool(workers or os.cpu_count() or 1) as pool:
         rows = list(tqdm(pool.map(_sing_clip, repeat(out), repeat(seed), range(count)), total=count, desc="sing", unit="clip"))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "label", "source", "details"])
-    writer.writerows(rows)
-    atomic_write(out / LABELS_FILE, lambda f: f.write(buffer.getvalue().encode()))
+    write_labels_csv(out, rows)
     return len(rows)
