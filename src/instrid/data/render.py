@@ -287,13 +287,13 @@ def plan_dataset(
     with a warning, when no one chosen library holds its own samples of all its classes (e.g. cello with
     ``generaluser`` alone).
     With ``fonts`` (library name -> path, as ``soundfonts`` gives), each labelled part is made playable in its
-    clip's font (``_audible``): the same seed and fonts still give the same plans, every clip is kept, and the
-    clips the fonts play as planned are unchanged."""
+    clip's font (``_audible``): the same seed and fonts still give the same plans, no clip is dropped for it, and
+    the clips the fonts play as planned are unchanged."""
     if size not in SIZES:
         raise DataError(f"unknown dataset size {size!r}; choose one of {sorted(SIZES)}")
     rng = np.random.default_rng(seed)
     plans = []
-    left_out = []  # labels of the clips no one chosen library has its own samples of all the classes of
+    left_out = []  # labels of the clips left out: no one chosen library has its own samples of all of them
 
     def add(task, split, labels, index, seconds, parts):
         clip_id = f"{task}-{split}-{'+'.join(labels)}-{index:05d}"
