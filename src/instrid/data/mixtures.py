@@ -167,9 +167,11 @@ def _write_mixture(plan: MixPlan, out: Path) -> str | None:
 
 
 def write_labels(out: Path, plans: Sequence[MixPlan]) -> None:
-    details = [[{"file": str(p.path), "library": p.library, "label": p.label, "level_db": p.level_db, "start_s": p.start_s}
-                for p in plan.parts] for plan in plans]  # fmt: skip
-    write_labels_csv(out, [(plan.file, ";".join(plan.labels), plan.source, json.dumps(d)) for plan, d in zip(plans, details)])
+    def details(plan: MixPlan) -> str:
+        return json.dumps([{"file": str(p.path), "library": p.library, "label": p.label, "level_db": p.level_db,
+                            "start_s": p.start_s} for p in plan.parts])  # fmt: skip
+
+    write_labels_csv(out, [(plan.file, ";".join(plan.labels), plan.source, details(plan)) for plan in plans])
 
 
 def _claim(out: Path, **settings) -> None:
