@@ -96,3 +96,21 @@ def test_runtime_choices_and_their_errors(tiny_run, monkeypatch, tmp_path):
     monkeypatch.setenv("INSTRID_CACHE", str(blocked / "sub"))  # a cache that cannot be made
     with pytest.warns(UserWarning, match="its ONNX export failed"):
         assert scorer.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
+
+
+def test_musicnn_level_normalisation_exports_to_onnx():
+    """The window level normalisation is part of the musicnn network, so ONNX Runtime scores as PyTorch does."""
+    from instrid.export import onnx_model
+    from instrid.models import create_model, get_entry
+
+    entry = get_entry("musicnn")
+    model = create_model("musicnn", n_classes=3, normalise_level=True, pretrained=False).eval()
+    session = ort.InferenceSession(onnx_model(entry, model, {"labels": ["a", "b", "c"]}).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])  # fmt: skip
+    mel = np.abs(np.random.default_rng(0).normal(size=(3, 1, 96, 187))).astype(np.float32)  # log10(1 + 10000 power) >= 0
+    mel[1] *= 0.1  # a quiet window
+    mel[2] = 0  # digital silence
+    got = session.run(None, {"mel": mel})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(mel)).numpy()
+    assert got.shape == (3, 3) and np.abs(got - want).max() <= 1e-4

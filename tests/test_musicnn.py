@@ -106,3 +106,25 @@ def test_fine_tuning_gives_the_pretrained_network_a_smaller_learning_rate():
     assert head["lr"] == 1e-3 and backbone["lr"] == pytest.approx(1e-4) and len(backbone["params"]) > len(head["params"])
     net = MusicnnClassifier(MusicnnConfig(pretrained=False, freeze=False)).train()
     assert not net.backbone.training and net.classifier.training  # batch-norm statistics stay the pretrained ones
+
+
+def test_level_normalisation_makes_a_window_independent_of_its_recording_level():
+    """The fixture 20 dB quieter, or 6 dB louder, gives the same normalised log-mel and the same embedding;
+    without normalisation the embedding moves; digital silence stays silent."""
+    from instrid.models.musicnn import LEVEL_REFERENCE, normalise_level
+
+    y, _ = soundfile.read(DATA / "musicnn-fixture.wav", dtype="float32")
+    y = 0.5 * y[: 3 * features.MUSICNN_MEL.sample_rate] / np.abs(y).max()
+    mels = torch.from_numpy(np.stack([features.log_mel(g * y, features.MUSICNN_MEL)[None, :, :MUSICNN_FRAMES] for g in (1.0, 0.1, 2.0)]))
+    normalised = normalise_level(mels)  # (3, 1, 96, 187)
+    power = (10 ** normalised.double() - 1) / 10_000
+    assert torch.allclose(power.sum(dim=2).amax(dim=2), torch.full((3, 1), LEVEL_REFERENCE, dtype=torch.float64), rtol=1e-3)
+    difference = (normalised[1:] - normalised[0]).abs()  # what is left: the front end's float16 rounding of quiet cells
+    assert difference.mean() < 0.005 and difference.max() < 0.1
+    assert (mels[1] - mels[0]).abs().max() > 0.5
+    net = load_pretrained()
+    with torch.inference_mode():
+        raw, level = net.pooled(mels), net.pooled(normalised)
+    assert (level[1:] - level[0]).abs().max() < 0.05 * level[0].abs().max()
+    assert (raw[1] - raw[0]).abs().max() > 0.2 * raw[0].abs().max()
+    assert torch.equal(normalise_level(torch.zeros(1, 1, 96, MUSICNN_FRAMES)), torch.zeros(1, 1, 96, MUSICNN_FRAMES))

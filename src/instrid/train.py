@@ -285,8 +285,10 @@ def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:
 
 
 def embedding_key(net, precision: str) -> str:
-    """What a frozen network's embeddings depend on: its weights, which embedding, and the precision."""
-    digest = hashlib.sha1(f"{net.config.embedding}{precision}".encode())
+    """What a frozen network's embeddings depend on: its weights, which embedding, the level normalisation and the
+    precision."""
+    level = "level" if net.config.normalise_level else ""  # the runs before it had no such part: their keys stand
+    digest = hashlib.sha1(f"{net.config.embedding}{precision}{level}".encode())
     for value in net.backbone.state_dict().values():
         digest.update(value.cpu().numpy().tobytes())
     return digest.hexdigest()[:12]
