@@ -258,6 +258,12 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
     scorer, _ = load_scorer(tmp_path / "nap", device="cpu")
     assert torch.linalg.norm(scorer.model.nuisance).item() == pytest.approx(1.0, abs=1e-5)
 
+    # level-normalised windows have other embeddings: they get their own cache, and the run keeps the setting
+    level = dataclasses.replace(config, model_config={"normalise_level": True})
+    train(data, tmp_path / "level", level, cache=cache, progress=False)
+    assert len(list(cache.glob("embeddings-*"))) == 2
+    assert load_scorer(tmp_path / "level", device="cpu")[0].model.config.normalise_level
+
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_weight_decay_reaches_every_optimizer(name):
