@@ -16,7 +16,8 @@ is fine-tuned at a smaller learning rate. Its batch-norm statistics stay the pre
 ``nuisance_dims`` removes the directions along which the same instrument's embeddings differ from one sample
 library to another (``fit_nuisance``) before the head sees them. ``normalise_level`` brings every window to one
 loudness before the network (``normalise_level``): the level a recording was made at says nothing of its
-instrument, yet sample libraries differ by 10 to 15 dB, rendered notes being the loudest.
+instrument, yet the sample libraries' median levels span 19 dB (``scripts/library_levels.py``), rendered notes
+among the loudest.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ MTT_TAGS = (
     "female vocal", "beats", "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
 )  # fmt: skip
 TF_EPSILON = 1e-3  # tf.layers.batch_normalization's default
-LEVEL_REFERENCE = 150.0  # mel power of a window's loudest frame after ``normalise_level``: about the median of rendered notes
+LEVEL_REFERENCE = 150.0  # a window's loudest frame after ``normalise_level`` (mel power): about rendered notes' median
 EMBEDDINGS = ("pooled", "penultimate")
 HEADS = ("linear", "mlp")
 
