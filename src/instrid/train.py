@@ -285,10 +285,8 @@ def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:
 
 
 def embedding_key(net, precision: str) -> str:
-    """What a frozen network's embeddings depend on: its weights, which embedding, the level normalisation and the
-    precision."""
-    level = "level" if net.config.normalise_level else ""  # the runs before it had no such part: their keys stand
-    digest = hashlib.sha1(f"{net.config.embedding}{precision}{level}".encode())
+    """What a frozen network's embeddings depend on: its weights, its ``embedding_settings`` and the precision."""
+    digest = hashlib.sha1(f"{net.embedding_settings}{precision}".encode())
     for value in net.backbone.state_dict().values():
         digest.update(value.cpu().numpy().tobytes())
     return digest.hexdigest()[:12]

@@ -16,8 +16,8 @@ is fine-tuned at a smaller learning rate. Its batch-norm statistics stay the pre
 ``nuisance_dims`` removes the directions along which the same instrument's embeddings differ from one sample
 library to another (``fit_nuisance``) before the head sees them. ``normalise_level`` brings every window to one
 loudness before the network (``normalise_level``): the level a recording was made at says nothing of its
-instrument, yet the sample libraries' median levels span 19 dB (``scripts/library_levels.py``), rendered notes
-among the loudest.
+instrument, yet the sample libraries' median levels run from 7 to 24 dB (``scripts/library_levels.py``),
+rendered notes among the loudest.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ MTT_TAGS = (
     "female vocal", "beats", "harp", "cello", "no voice", "weird", "country", "metal", "female voice", "choral",
 )  # fmt: skip
 TF_EPSILON = 1e-3  # tf.layers.batch_normalization's default
-LEVEL_REFERENCE = 150.0  # a window's loudest frame after ``normalise_level`` (mel power): about rendered notes' median
+LEVEL_REFERENCE = 150.0  # a window's loudest frame after ``normalise_level`` (mel power): under rendered notes' medians
 EMBEDDINGS = ("pooled", "penultimate")
 HEADS = ("linear", "mlp")
 
@@ -194,6 +194,11 @@ class MusicnnClassifier(nn.Module):
         if not self.config.freeze:
             groups.append({"params": list(self.backbone.parameters()), "lr": lr * self.config.backbone_lr})
         return groups
+
+    @property
+    def embedding_settings(self) -> str:
+        """What the embeddings depend on besides the pretrained weights (part of their cache's key)."""
+        return self.config.embedding + (f" level {LEVEL_REFERENCE}" if self.config.normalise_level else "")
 
     @property
     def embeds_once(self) -> bool:
