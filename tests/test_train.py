@@ -242,6 +242,9 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
     for library, fold in result["libraries"].items():
         held_out = [c for c in clips if c.source == library and c.task == "solo"]
         assert fold["clips"] == len(held_out) and 0 <= fold["accuracy"] <= 1
+        wrong = sum(n for called in fold["mistaken_for"].values() for n in called.values())
+        assert wrong == round((1 - fold["accuracy"]) * fold["clips"])  # every wrong clip, by what it was called
+        assert all(label not in called for label, called in fold["mistaken_for"].items())
         trained_on = json.loads((tmp_path / "lolo" / library / "run.json").read_text())
         assert trained_on["excluded_library"] == library
         own = train_validation([c for c in clips if not uses_library(c, library)], "solo", seed=config.seed)[0]

@@ -6,6 +6,7 @@ killed evaluation resumes where it stopped."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def leave_one_library_out(
     libraries: Sequence[str] | None = None,
 ) -> dict:
     """Train one fold per library of ``data_dir`` + ``extra_data`` (or per one of ``libraries``) and score it on
-    that library's clips. Returns (and writes to ``OUT/lolo.json``) each library's clip accuracy and the mean."""
+    that library's clips. Returns (and writes to ``OUT/lolo.json``) each library's clip accuracy, per class how many
+    were right and what the others were called (``mistaken_for``), and the mean."""
     out_dir, entry = Path(out_dir), get_entry(config.model)
     cache = Path(cache) if cache else Path(data_dir) / "features"
     clips = load_dataset(data_dir) + extra_clips(extra_data)
@@ -85,10 +87,15 @@ def leave_one_library_out(
         correct = [p == c.labels[0] for p, c in zip(predicted, held_out)]
         per_class = {k: f"{sum(ok for ok, c in zip(correct, held_out) if c.labels[0] == k)}/{sum(c.labels[0] == k for c in held_out)}"
                      for k in classes if any(c.labels[0] == k for c in held_out)}  # fmt: skip
+        mistaken: dict[str, Counter] = {}  # true class -> what its clips were called instead, and how often
+        for p, c in zip(predicted, held_out):
+            if p != c.labels[0]:
+                mistaken.setdefault(c.labels[0], Counter())[p] += 1
         result["libraries"][library] = {
             "accuracy": float(np.mean(correct)),
             "clips": len(held_out),
             "per_class": per_class,
+            "mistaken_for": {k: dict(v.most_common()) for k, v in mistaken.items()},
         }
         print(
             f"{library}: {np.mean(correct):.1%} of {len(held_out)} clips ({', '.join(f'{k} {v}' for k, v in per_class.items())})",
