@@ -15,7 +15,7 @@ once (``embed``) and runs its epochs on them (``forward(embedding=...)``); witho
 is fine-tuned at a smaller learning rate. Its batch-norm statistics stay the pretrained ones either way.
 ``nuisance_dims`` removes the directions along which the same instrument's embeddings differ from one sample
 library to another (``fit_nuisance``) before the head sees them. ``normalise_level`` brings every window to one
-loudness before the network (``normalise_level``): the level a recording was made at says nothing of its
+loudness before the network: the level a recording was made at says nothing of its
 instrument, yet the sample libraries' median levels run from 7 to 24 dB (``scripts/library_levels.py``),
 rendered notes among the loudest.
 """
