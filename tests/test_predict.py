@@ -173,7 +173,9 @@ def test_blocks_give_the_whole_file_features(tiny_dataset, frontend):
     blocks = list(extract_stream([y[i : i + 100_003] for i in range(0, len(y), 100_003)], config, block_seconds=10))
     assert len(blocks) > 5
     for k, v in whole.items():  # mel, f0 and voiced_prob (the Viterbi paths have merged within 2 s), or wave
-        np.testing.assert_array_equal(np.concatenate([b[k] for b in blocks], axis=-1), v)
+        # equal up to float32 rounding: the FFT of a block may take another SIMD path than the whole file's (seen:
+        # 1.5e-5 on some CPUs); a block boundary done wrong moves values by whole units
+        np.testing.assert_allclose(np.concatenate([b[k] for b in blocks], axis=-1), v, rtol=1e-5, atol=1e-4)
 
 
 def run_without_root_powers(args, cwd):

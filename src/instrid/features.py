@@ -390,7 +390,7 @@ def extract_stream(
     and ``envelope`` (2, T), their min and max. Joined along time they have the whole file's frame count.
 
     Each block is extracted with ``context_seconds`` of audio either side, then cut back to its own frames.
-    That makes the log-mel frames exactly the whole file's (the context exceeds half an FFT) and the
+    That makes the log-mel frames the whole file's up to float rounding (the context exceeds half an FFT) and the
     frame-wise pYIN probabilities too; the Viterbi path, decided per block, equals the whole file's wherever
     the paths have merged within the context. Steps that look at the whole recording — HSSANet's peak
     normalisation, the descriptors' dB range and chroma tuning — become per block on files longer than one.
