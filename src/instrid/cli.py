@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--augment", type=float, default=0.0, metavar="P", help="share of train/validation clips given reverb/EQ/noise")
     p.add_argument("--libraries", default=None, metavar="A,B", help="sample libraries to spread the clips over: "
-                   "fluid,timgm,musescore,merlin,sfgm,generaluser (default: train on fluid, test on timgm)")
+                   "fluid,timgm,musescore,merlin,sfgm,generaluser,freepats (default: train on fluid, test on timgm)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     p.set_defaults(handler=_render)
 
