@@ -32,7 +32,7 @@ RECIPES = {
         "window brought to one loudness before it, with 6 directions of between-library variation projected out, "
         "trained on rendered solo notes and IRMAS-like mixes from five sample libraries (half with reverb/EQ/noise), "
         "plus the --extra-data folders (real recordings; sounds with no instrument; sung phrases from `instrid sing`; "
-        "mixtures from `instrid mix`)",
+        "mixtures from `instrid mix`; notes rendered from FreePats, a sixth library)",
     ),
     "cross-attention": Recipe(
         render={"size": "medium", "seed": 0, "augment_prob": 0.5},
