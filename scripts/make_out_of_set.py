@@ -1,17 +1,20 @@
 """Sounds that are none of the 11 instruments, labelled with no instrument (an empty ``label``).
 
 The test set, for measuring how often instrid names an instrument anyway: speech (espeak-ng, 4 languages x 3
-sentences), digital silence, white/pink/brown noise and General MIDI drum kits of FluidR3 and TimGM6mb.
+sentences), digital silence, white/pink/brown noise, General MIDI drum kits of FluidR3 and TimGM6mb, and test
+signals (sine tones, sweeps, square waves, clicks, mains hum, room noise), and real recorded percussion from
+two Hydrogen drum kits (Debian's hydrogen-drumkits: The Black Pearl, a kit with cowbells and bongos, and
+circAfrique, djembes and other African drums), played as patterns and as single hits.
 With ``--training``, negative examples for a sigmoid model's training that share nothing with the test set:
-noise from other seeds, the drum kits of the MuseScore, Merlin and sf_GMbank libraries, and English speech of
-other sentences from another synthesiser (Flite's five voices, at random pitch and rate).
+noise and test signals from other seeds, the drum kits of the MuseScore, Merlin and sf_GMbank libraries, the
+other Hydrogen kits, and English speech of other sentences from another synthesiser (Flite's five voices, at
+random pitch and rate).
 Writes OUT/*.flac and OUT/labels.csv. Deterministic.
 
-    python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng (apt-get install espeak-ng)
+    python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng and hydrogen-drumkits (apt-get install)
     INSTRID_SOUNDFONT_DIR=data/soundfonts python scripts/make_out_of_set.py --training data/negatives  # needs flite
 """
 
-import csv
 import shutil
 import subprocess
 import sys
@@ -22,6 +25,7 @@ import numpy as np
 import soundfile
 import soxr
 
+from instrid.data.layouts import write_labels_csv
 from instrid.data.render import LIBRARIES, RENDER_SR, find_soundfont
 
 SENTENCES = {
@@ -44,6 +48,8 @@ TRAINING_SENTENCES = [
 ]  # fmt: skip
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SECONDS = 4.0
+HYDROGEN_KITS = Path("/usr/share/hydrogen/data/drumkits")  # Debian's hydrogen-drumkits (GPL-2 and CC licences)
+TEST_KITS = ("The Black Pearl 1.0", "circAfrique v4")  # held out of training: the out-of-set set's real percussion
 
 
 def synthesise(command: list[str]) -> np.ndarray:
@@ -74,6 +80,81 @@ def noise(colour: str, rng: np.random.Generator) -> np.ndarray:
     return (y * 0.1 / np.sqrt(np.mean(y**2))).astype(np.float32)
 
 
+TEST_SIGNALS = ("sine", "sweep", "square", "clicks", "hum", "room")
+
+
+def test_signal(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """A test signal of ``kind`` (one of TEST_SIGNALS), SECONDS long, at a random level: a sine tone (40 Hz-8 kHz),
+    a logarithmic sweep, a band-limited square wave (40 Hz-2 kHz), clicks (a metronome or a random train), mains
+    hum (50 or 60 Hz and its harmonics) or room noise (low-passed noise at -55 to -35 dBFS RMS)."""
+    n = int(SECONDS * RENDER_SR)
+    t = np.arange(n) / RENDER_SR
+    if kind == "sine":
+        y = np.sin(2 * np.pi * 10 ** rng.uniform(np.log10(40), np.log10(8000)) * t)
+    elif kind == "sweep":
+        lo, hi = sorted(10 ** rng.uniform(np.log10(20), np.log10(16000), 2))
+        phase = 2 * np.pi * lo * SECONDS / np.log(hi / lo) * ((hi / lo) ** (t / SECONDS) - 1)
+        y = np.sin(phase if rng.random() < 0.5 else phase[::-1])
+    elif kind == "square":
+        f0 = 10 ** rng.uniform(np.log10(40), np.log10(2000))
+        y = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, int(RENDER_SR / 2 / f0), 2))
+    elif kind == "clicks":
+        y = np.zeros(n)
+        period = rng.uniform(0.1, 1.0)
+        times = np.arange(0, SECONDS, period) if rng.random() < 0.5 else np.sort(rng.uniform(0, SECONDS, int(SECONDS / period)))
+        click = np.exp(-np.arange(64) / 8.0) * rng.choice([-1, 1], 64)
+        for when in (times * RENDER_SR).astype(int):
+            y[when : when + 64] += click[: n - when]
+    elif kind == "hum":
+        mains = rng.choice([50.0, 60.0])
+        y = sum(rng.uniform(0.1, 1) / k * np.sin(2 * np.pi * k * mains * t + rng.uniform(0, 2 * np.pi)) for k in range(1, 9))
+        y = y + 0.01 * rng.standard_normal(n)
+    elif kind == "room":
+        spectrum = np.fft.rfft(rng.standard_normal(n)) / np.maximum(np.fft.rfftfreq(n, 1 / RENDER_SR), 20.0) ** rng.uniform(0.5, 1.5)
+        y = np.fft.irfft(spectrum, n)
+        return (y * 10 ** (rng.uniform(-55, -35) / 20) / np.sqrt(np.mean(y**2))).astype(np.float32)
+    else:
+        raise ValueError(f"unknown test signal {kind!r}; one of {TEST_SIGNALS}")
+    return (y * 10 ** (rng.uniform(-30, -3) / 20) / np.max(np.abs(y))).astype(np.float32)
+
+
+def kit_samples(kit: Path) -> list[Path]:
+    return sorted(f for f in kit.iterdir() if f.suffix.lower() in (".wav", ".flac", ".aiff", ".aif"))
+
+
+def kit_sound(samples: list[Path], rng: np.random.Generator, hit: bool) -> np.ndarray:
+    """A real drum kit's samples: one hit (at 0-0.5 s), or a pattern of 3 to 6 of them on a sixteenth-note grid
+    at 70-160 bpm, each sounding on a random share of the steps at random strength; peak -20 to -1 dBFS."""
+    n = int(SECONDS * RENDER_SR)
+    y = np.zeros(n)
+    chosen = rng.choice(len(samples), 1 if hit else min(len(samples), int(rng.integers(3, 7))), replace=False)
+    step = 15.0 / rng.uniform(70, 160)
+    for k in chosen:
+        x, sr = soundfile.read(samples[k], dtype="float32", always_2d=True)
+        x = soxr.resample(x.mean(axis=1), sr, RENDER_SR)[: n // 2]
+        starts = [rng.uniform(0, 0.5)] if hit else np.arange(0, SECONDS, step)[rng.random(int(np.ceil(SECONDS / step))) < rng.uniform(0.1, 0.6)]
+        for when in (np.asarray(starts) * RENDER_SR).astype(int):
+            y[when : when + len(x)] += x[: n - when] * rng.uniform(0.3, 1.0)
+    return (y * 10 ** (rng.uniform(-20, -1) / 20) / max(np.max(np.abs(y)), 1e-9)).astype(np.float32)
+
+
+def kit_sounds(kits: list[Path], count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """``count`` patterns and ``count`` single hits of each kit, named after it."""
+    sounds = {}
+    for kit in kits:
+        name = "".join(ch for ch in kit.name if ch.isalnum())
+        for i in range(2 * count):
+            sounds[f"kit-{name}-{'hit' if i % 2 else 'pattern'}-{i // 2}"] = kit_sound(kit_samples(kit), rng, hit=bool(i % 2))
+    return sounds
+
+
+def hydrogen_kits(test: bool) -> list[Path]:
+    if not HYDROGEN_KITS.is_dir():
+        sys.exit(f"make_out_of_set: {HYDROGEN_KITS} not found; apt-get install hydrogen-drumkits")
+    kits = [k for k in sorted(HYDROGEN_KITS.iterdir()) if kit_samples(k)]
+    return [k for k in kits if (k.name in TEST_KITS) == test]
+
+
 def drums(font: Path, rng: np.random.Generator) -> np.ndarray:
     """A rock beat on the GM drum kit (bank 128): kick, snare, closed hi-hat in eighths, at 90-140 bpm."""
     import tinysoundfont
@@ -102,10 +183,14 @@ def training_sounds() -> dict[str, np.ndarray]:
     for colour in ("white", "pink", "brown"):
         for i in range(20):
             sounds[f"noise-{colour}-{i}"] = noise(colour, rng) * float(10 ** rng.uniform(-1.5, 0.5))
+    for kind in TEST_SIGNALS:
+        for i in range(15):
+            sounds[f"{kind}-{i}"] = test_signal(kind, rng)
     for name in ("musescore", "merlin", "sfgm"):
         font = find_soundfont(LIBRARIES[name].file)
         for i in range(30 if font is not None else 0):
             sounds[f"drums-{name}-{i}"] = drums(font, rng)
+    sounds.update(kit_sounds(hydrogen_kits(test=False), 10, rng))
     for voice in FLITE_VOICES:
         for i, text in enumerate(TRAINING_SENTENCES):
             sounds[f"speech-{voice}-{i}"] = flite_speech(voice, text, rng.uniform(90, 220), rng.uniform(0.8, 1.3))
@@ -115,12 +200,9 @@ def training_sounds() -> dict[str, np.ndarray]:
 def main(out: Path, training: bool = False):
     sounds = training_sounds() if training else test_sounds()
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "labels.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "label", "source"])
-        for name, y in sounds.items():
-            soundfile.write(out / f"{name}.flac", np.clip(y, -1, 1), RENDER_SR, subtype="PCM_16")
-            writer.writerow([f"{name}.flac", "", name.rsplit("-", 1)[0]])
+    for name, y in sounds.items():
+        soundfile.write(out / f"{name}.flac", np.clip(y, -1, 1), RENDER_SR, subtype="PCM_16")
+    write_labels_csv(out, [(f"{name}.flac", "", name.rsplit("-", 1)[0], "{}") for name in sounds])
     print(f"wrote {len(sounds)} sounds to {out}")
 
 
@@ -137,11 +219,15 @@ def test_sounds() -> dict[str, np.ndarray]:
     for colour in ("white", "pink", "brown"):
         for i in range(2):
             sounds[f"noise-{colour}-{i}"] = noise(colour, rng)
+    for kind in TEST_SIGNALS:
+        for i in range(5):
+            sounds[f"{kind}-{i}"] = test_signal(kind, rng)
     for name in ("fluid", "timgm"):
         font = find_soundfont(LIBRARIES[name].file)
         for i in range(3):
             if font is not None:
                 sounds[f"drums-{name}-{i}"] = drums(font, rng)
+    sounds.update(kit_sounds(hydrogen_kits(test=True), 6, rng))
     return sounds
 
 

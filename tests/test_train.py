@@ -208,7 +208,8 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
     from instrid.data import mix_recordings, render_dataset, uses_library
     from instrid.dataset import train_validation
     from instrid.evaluate import evaluate
-    from instrid.libraries import leave_one_library_out
+    from instrid.libraries import adopt_rule, leave_one_library_out
+    from instrid.predict import Recognizer
     from instrid.scorer import load_scorer
 
     data = tmp_path / "data"
@@ -251,6 +252,22 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
         kept = len(own) + 4 + sum(library not in p.source.split("+") for p in mixes)  # negatives, mixtures without it
         assert trained_on["n_clips"]["train"] == kept
     assert json.loads((tmp_path / "lolo" / "lolo.json").read_text())["mean_accuracy"] == result["mean_accuracy"]
+    # the naming rule: chosen on the folds' held-out clips; a mixture's parts from the other library count for nothing
+    labels = result["threshold"]["per_class_effect"].keys()
+    assert set(result["threshold"]["per_class"]) == set(labels) and "leave-one-library-out" in result["threshold"]["chosen_on"]
+    with np.load(tmp_path / "lolo" / "fluid" / "held-out.npz") as held:
+        targets, labels = held["targets"], held["labels"].tolist()
+    fluid_mixes = [p for p in mixes if "fluid" in p.source.split("+")]
+    excerpts = [c for c in clips if len(c.labels) > 1 and c.source == "fluid"]  # rendered multi-label excerpts: all held out
+    assert len(targets) == result["libraries"]["fluid"]["clips"] + len(excerpts) + len(fluid_mixes)
+    for plan, row in zip(fluid_mixes, targets[-len(fluid_mixes) :]):
+        for part in plan.parts:
+            assert row[labels.index(part.label)] == (1 if part.library == "fluid" else -1)
+        assert sum(row == 0) == len(labels) - len(plan.parts)
+    rule = adopt_rule(tmp_path / "lolo", tmp_path / "run")
+    assert load_scorer(tmp_path / "run", device="cpu")[1]["threshold"] == rule  # still a valid run
+    recognizer = Recognizer.load(tmp_path / "run")
+    assert recognizer.thresholds == rule["per_class"] and recognizer.relative == rule["relative"]
     only = leave_one_library_out(data, tmp_path / "lolo", config, extra_data=extra, cache=cache, progress=False, libraries=["timgm"])
     assert only["libraries"] == result["libraries"]  # timgm's fold resumed, the others' results kept from lolo.json
 

@@ -27,7 +27,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from typing_extensions import NotRequired, TypedDict  # pydantic needs this one before Python 3.12
 
-from .errors import CheckpointError, InstridError
+from .errors import CheckpointError, InstridError, printable
 from .features import FeatureConfig
 from .fileio import atomic_write
 from .models import ModelEntry, get_entry
@@ -55,8 +55,13 @@ SAFETENSORS_DTYPES = {
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
 class ThresholdSpec(TypedDict):
-    value: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    value: Unit  # theta of every class without its own
+    per_class: NotRequired[dict[str, Unit]]  # label -> its own theta (thresholds.py)
+    relative: NotRequired[Unit]  # the predominance rule: a named class scores at least this times the best
 
 
 class RunSpec(TypedDict):
@@ -123,6 +128,9 @@ def validate_run(run: dict, run_dir: Path) -> tuple[ModelEntry, Any]:
     labels = spec["labels"]
     if len(set(labels)) != len(labels):
         raise CheckpointError(f"{where}: labels: repeated labels {labels}; the run folder is damaged — train it again")
+    strangers = sorted(set(spec["threshold"].get("per_class", {})) - set(labels))
+    if strangers:
+        raise CheckpointError(f"{where}: threshold.per_class: labels the run does not have ({printable(', '.join(strangers))[:200]}); the run folder is damaged")
     config = config_from_dict(entry, spec["model_config"], where)
     if config.n_classes != len(labels):
         raise CheckpointError(f"{where}: {len(labels)} labels for a model with {config.n_classes} outputs; the run folder is damaged")

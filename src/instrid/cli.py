@@ -26,7 +26,7 @@ def _mix(args) -> None:
     from .data import mix_recordings
 
     plans = mix_recordings(args.sources, args.out, count=args.count, seed=args.seed, max_instruments=args.max_instruments,
-                           backgrounds=args.backgrounds, workers=args.workers)  # fmt: skip
+                           backgrounds=args.backgrounds, accompaniment=args.accompaniment, workers=args.workers)  # fmt: skip
     print(f"{len(plans)} mixtures in {args.out} (labels.csv lists them)")
 
 
@@ -117,6 +117,20 @@ def _lolo(args) -> None:
     print(f"mean over {len(result['libraries'])} libraries: {result['mean_accuracy']:.1%} (details: {args.out / 'lolo.json'})")
 
 
+def _thresholds(args) -> None:
+    from .labels import full_name
+    from .libraries import adopt_rule
+
+    rule = adopt_rule(args.lolo, args.run)
+    print(f"{args.run}: theta per class and predominance ratio {rule['relative']} from {rule['chosen_on']}")
+    print(f"{'class':<18}{'theta':>6}{'held out':>9}   precision (one theta -> rule)   recall")
+    for code, e in rule["per_class_effect"].items():
+        (p0, p1), (r0, r1) = e["precision"], e["recall"]
+        print(f"{full_name(code):<18}{e['threshold']:>6.2f}{e['positives']:>9}   {p0:>8.1%} -> {p1:<6.1%}{'':>13}{r0:>6.1%} -> {r1:.1%}")
+    (p0, p1), (r0, r1) = rule["micro"]["precision"], rule["micro"]["recall"]
+    print(f"{'all (micro)':<18}{rule['value']:>6.2f}{'':>9}   {p0:>8.1%} -> {p1:<6.1%}{'':>13}{r0:>6.1%} -> {r1:.1%}")
+
+
 def _train(args) -> None:
     from .train import TrainConfig, train
 
@@ -158,8 +172,9 @@ def _evaluate(args) -> None:
         print(f"confusion matrix: {written['confusion']}")
     if "multi_label" in result:
         r = result["multi_label"]
-        print(f"\nmulti-label excerpts of {args.split} ({r['n']}), theta = {r['threshold']['value']} "
-              f"chosen on {r['threshold']['chosen_on']}:")  # fmt: skip
+        theta = r["threshold"]
+        rule = f"theta per class, predominance {theta['relative']}" if "per_class" in theta else f"theta = {theta['value']}"
+        print(f"\nmulti-label excerpts of {args.split} ({r['n']}), {rule} chosen on {theta['chosen_on']}:")
         print(table3(r))
 
 
@@ -270,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=1000, help="mixtures to make")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-instruments", type=int, default=4, help="instruments in a mixture: 2 to this many")
+    p.add_argument("--accompaniment", type=int, default=0, metavar="K", help="song-like excerpts: 1 to --max-instruments "
+                   "labelled instruments over 1 to K unlabelled ones 14-24 dB quieter (default 0: none)")  # fmt: skip
     p.add_argument("--background", dest="backgrounds", action="append", default=[], type=Path, metavar="DIR",
                    help="a labels.csv set of sounds with no instrument (drums, noise): about half of the mixtures get one "
                    "under them, unlabelled; may be repeated")
@@ -329,6 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--libraries", help="hold out only these libraries, comma-separated (default: each one in turn)")
     training_options(p)
     p.set_defaults(handler=_lolo)
+
+    p = commands.add_parser("thresholds", help="give a run the per-class thresholds and predominance rule that "
+                            "`instrid lolo` chose on its held-out folds")  # fmt: skip
+    p.add_argument("--lolo", required=True, type=Path, help="the --out folder of a finished `instrid lolo` (its lolo.json)")
+    p.add_argument("--run", required=True, type=Path, help="the run folder whose run.json gets the rule")
+    p.set_defaults(handler=_thresholds)
 
     p = commands.add_parser("evaluate", help="evaluate a run on a split: P/R/F1 tables, confusion matrix")
     p.add_argument("--run", required=True, type=Path, help="run folder from `instrid train`")

@@ -15,6 +15,7 @@ from .errors import DataError
 from .metrics import choose_threshold, multilabel_report, plot_confusion, single_label_report
 from .scorer import Scorer, SklearnScorer, load_scorer
 from .store import PackedFeatures, ensure_features
+from .thresholds import class_thresholds, named
 from .windows import evaluation_hop, excerpt_scores, load_windows, mean_by_clip
 
 DEFAULT_THRESHOLD = 0.5  # Han et al.'s theta, used when a dataset has no multi-label validation excerpts
@@ -68,8 +69,9 @@ def evaluate(
         result["single_label"] = single_label_report(truth, predicted, classes)
     if excerpts:
         scores, targets = excerpt_matrix(scorer, packed, excerpts, classes)
-        theta = run["threshold"]["value"]
-        result["multi_label"] = {"threshold": run["threshold"], **multilabel_report(targets, scores >= theta, classes)}
+        spec = run["threshold"]
+        chosen = named(scores, class_thresholds(spec, classes), spec.get("relative", 0.0))
+        result["multi_label"] = {"threshold": spec, **multilabel_report(targets, chosen, classes)}
     return result
 
 

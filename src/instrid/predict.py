@@ -24,6 +24,7 @@ from .errors import CheckpointError
 from .features import extract_stream
 from .labels import full_name
 from .scorer import load_scorer
+from .thresholds import class_thresholds, named
 from .windows import evaluation_hop, excerpt_scores, windows_at
 
 SHIPPED_RUN = Path(__file__).parent / "shipped"  # the model inside the package: run.json + model.safetensors
@@ -49,10 +50,10 @@ class Timeline:
 class Prediction:
     path: str
     duration: float  # seconds
-    labels: tuple[LabelScore, ...]  # the predominant instrument(s): score >= threshold, best first
+    labels: tuple[LabelScore, ...]  # the predominant instrument(s), best first (thresholds.named)
     top: LabelScore | None  # the best class; None when the recording is silence
     scores: tuple[LabelScore, ...]  # every class, in label order (all 0 for silence)
-    threshold: float
+    threshold: float  # the theta the best class had to reach
     silence: bool = False  # every window is quieter than SILENCE_DBFS: no instrument is reported
     timeline: Timeline | None = None
     features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of features.extract_stream, joined
@@ -92,7 +93,9 @@ class Recognizer:
         self.scorer, self.run = load_scorer(run_dir, device=device, runtime=runtime)
         self.entry, self.model = self.scorer.entry, self.scorer.model
         self.labels = tuple(self.run["labels"])
-        self.threshold = float(self.run["threshold"]["value"])
+        self.threshold = float(self.run["threshold"]["value"])  # theta of the classes without their own
+        self.thresholds = dict(zip(self.labels, class_thresholds(self.run["threshold"], self.labels).tolist()))  # own theta per class
+        self.relative = float(self.run["threshold"].get("relative", 0.0))  # the predominance rule (thresholds.py)
         self.run_dir = Path(run_dir)
 
     @classmethod
@@ -216,18 +219,19 @@ class Recognizer:
         window, hop = self.entry.window, evaluation_hop(self.entry)
         probs = probs.copy()
         probs[silent] = 0.0
-        theta = self.threshold if threshold is None else threshold
+        thetas = class_thresholds(self.run["threshold"], self.labels, threshold)  # (C,)
         scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent], self.scorer.activation)
         all_scores = tuple(LabelScore(c, full_name(c), round(float(x), 4)) for c, x in zip(self.labels, scores))
-        ranked = [] if silent.all() else sorted(all_scores, key=lambda x: -x.score)
+        chosen = named(np.array([x.score for x in all_scores]), thetas, self.relative)[0]  # (C,) bool
+        ranked = [] if silent.all() else sorted(range(len(all_scores)), key=lambda i: -all_scores[i].score)
         fps = self.entry.features.frontend.frames_per_second
         return Prediction(
             path=path,
             duration=duration,
-            labels=tuple(x for x in ranked if x.score >= theta),
-            top=ranked[0] if ranked else None,
+            labels=tuple(all_scores[i] for i in ranked if chosen[i]),
+            top=all_scores[ranked[0]] if ranked else None,
             scores=all_scores,
-            threshold=theta,
+            threshold=float(thetas[ranked[0]] if ranked else thetas.min()),
             silence=bool(silent.all()),
             timeline=Timeline(np.arange(len(probs)) * hop / fps, window / fps, probs, silent) if timeline else None,
             features=features,

@@ -109,6 +109,8 @@ def create_app(recognizer: Recognizer, *, max_bytes: int = MAX_BYTES, max_second
         "model": recognizer.entry.name,
         "labels": [{"code": x, "name": full_name(x)} for x in recognizer.labels],
         "threshold": recognizer.threshold,
+        "thresholds": recognizer.thresholds,  # each class's own theta
+        "relative": recognizer.relative,  # a named class scores at least this times the best one
         "window_seconds": recognizer.entry.window_seconds,
         "parameters": count_parameters(recognizer.model),
         "limits": {"max_bytes": max_bytes, "max_seconds": max_seconds},

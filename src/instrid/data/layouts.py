@@ -179,9 +179,28 @@ def read_labels_csv(root: str | Path) -> list[Clip]:
         raise DataError(f"{root / LABELS_FILE}: expected columns file and label (or labels)")
     return [
         Clip(_clip_id(root, root / r["file"]), root / r["file"], tuple(sorted(x for x in r[column].split(";") if x)), "test", "",
-             library_of(r.get("source") or "") or root.name)
+             library_of(r.get("source") or "") or root.name, _parts(r.get("details")))
         for r in rows
     ]  # fmt: skip
+
+
+def _parts(details: str | None) -> dict:
+    """A mixture's ``details`` column (``data/mixtures.py``: a JSON list of its parts) as ``{"parts": [...]}``;
+    anything else as no details."""
+    try:
+        parts = json.loads(details or "null")
+    except (ValueError, RecursionError):
+        return {}
+    return {"parts": parts} if isinstance(parts, list) else {}
+
+
+def label_libraries(clip: Clip) -> dict[str, str]:
+    """Each labelled instrument of ``clip`` and the library it was played from: a mixture's parts, otherwise
+    the clip's own library for all of them."""
+    parts = [p for p in clip.details.get("parts", ()) if isinstance(p, dict) and p.get("label") in clip.labels]
+    if parts:
+        return {p["label"]: str(p.get("library", "")) for p in parts}
+    return dict.fromkeys(clip.labels, clip.source)
 
 
 def uses_library(clip: Clip, library: str | None) -> bool:

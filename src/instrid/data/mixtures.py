@@ -13,6 +13,10 @@ mixture has an even chance of one of those clips under it, unlabelled, at a leve
 songs the instruments play over drums, and a model that has heard drums only alone takes them for no
 instrument at all.
 
+With ``accompaniment`` K > 0 a mixture is a song-like excerpt, labelled the way IRMAS is: 1 to
+``max_instruments`` predominant instruments, labelled, over 1 to K accompanying instruments of other classes,
+unlabelled, each ``ACCOMPANIMENT_DB`` under the first part. An instrument that faint is not named.
+
 It writes ``OUT/audio/NNNNN.flac`` (3 s, 44.1 kHz, peak 0.9); ``OUT/labels.csv`` with ``file``, ``labels``
 (codes joined by ``;``), ``source`` (the libraries joined by ``+``, so a leave-one-library-out fold leaves
 out every mixture that uses its library) and ``details`` (each part's file, library, level and start); and
@@ -44,6 +48,7 @@ from .layouts import LABELS_FILE, LIBRARY_JOIN, Clip, load_dataset, write_labels
 MIX_SR = 44_100
 MIX_SECONDS = 3.0
 LEVEL_RANGE_DB = 10.0  # a part's RMS is 0 to this many dB under the first part's: quiet, but heard
+ACCOMPANIMENT_DB = (-24.0, -14.0)  # an accompanying part's RMS under the first part's: heard, but not predominant
 MAX_START_S = 1.0  # the parts after the first start up to this late
 SILENT_RMS = 1e-4  # a part whose RMS within the mixture is under this (-80 dBFS) would be a label for silence
 MAX_COUNT = 99_999  # mixtures in one folder (five-digit names)
@@ -95,12 +100,15 @@ def background_clips(folders: Sequence[str | Path]) -> list[Clip]:
 
 
 def plan_mixtures(
-    clips: Sequence[Clip], *, count: int, seed: int, max_instruments: int = 4, backgrounds: Sequence[Clip] = ()
-) -> list[MixPlan]:
-    """``count`` mixtures of 2 to ``max_instruments`` classes, each with an even chance of one of
-    ``backgrounds`` under it when there are any, decided from ``seed`` and the clips alone."""
-    if not 1 <= count <= MAX_COUNT or max_instruments < 2:
-        raise ParameterError(f"mixtures need 1 <= count <= {MAX_COUNT} and max_instruments >= 2, got {count} and {max_instruments}")
+    clips: Sequence[Clip], *, count: int, seed: int, max_instruments: int = 4, backgrounds: Sequence[Clip] = (),
+    accompaniment: int = 0,
+) -> list[MixPlan]:  # fmt: skip
+    """``count`` mixtures of 2 to ``max_instruments`` classes (1 to ``max_instruments`` over 1 to
+    ``accompaniment`` unlabelled ones when it is above 0), each with an even chance of one of ``backgrounds``
+    under it when there are any, decided from ``seed`` and the clips alone."""
+    if not 1 <= count <= MAX_COUNT or max_instruments < 2 or accompaniment < 0:
+        raise ParameterError(f"mixtures need 1 <= count <= {MAX_COUNT}, max_instruments >= 2 and accompaniment >= 0, "
+                             f"got {count}, {max_instruments} and {accompaniment}")  # fmt: skip
     by_class: dict[str, list[Clip]] = {}
     for c in clips:
         by_class.setdefault(c.labels[0], []).append(c)
@@ -108,14 +116,16 @@ def plan_mixtures(
     rng = np.random.default_rng(seed)
     plans = []
     for i in range(count):
-        n = int(rng.integers(2, min(max_instruments, len(classes)) + 1))
+        n = int(rng.integers(1 if accompaniment else 2, min(max_instruments, len(classes) - (accompaniment > 0)) + 1))
+        quiet = int(rng.integers(1, min(accompaniment, len(classes) - n) + 1)) if accompaniment else 0
         parts, used = [], set()
-        for k, label in enumerate(rng.choice(classes, n, replace=False)):
+        for k, label in enumerate(rng.choice(classes, n + quiet, replace=False)):
             fresh = [c for c in by_class[label] if c.source not in used] or by_class[label]
             clip = fresh[int(rng.integers(len(fresh)))]
-            level = 0.0 if k == 0 else round(float(rng.uniform(-LEVEL_RANGE_DB, 0.0)), 2)
+            low, high = (-LEVEL_RANGE_DB, 0.0) if k < n else ACCOMPANIMENT_DB
+            level = 0.0 if k == 0 else round(float(rng.uniform(low, high)), 2)
             start = 0.0 if k == 0 else round(float(rng.uniform(0.0, MAX_START_S)), 3)
-            parts.append(MixPart(clip.path, str(label), clip.source, level, start))
+            parts.append(MixPart(clip.path, str(label) if k < n else "", clip.source, level, start))
             used.add(clip.source)
         if backgrounds and rng.random() < 0.5:
             clip = backgrounds[int(rng.integers(len(backgrounds)))]
@@ -191,6 +201,7 @@ def mix_recordings(
     seed: int = 0,
     max_instruments: int = 4,
     backgrounds: Sequence[str | Path] = (),
+    accompaniment: int = 0,
     workers: int | None = None,
     progress: bool = True,
 ) -> list[MixPlan]:
@@ -200,8 +211,9 @@ def mix_recordings(
     if any(out.resolve() == Path(folder).resolve() for folder in (*folders, *backgrounds)):
         raise ParameterError(f"--out {out} is one of the folders mixed: choose another folder")
     clips, under = mixable_clips(folders), background_clips(backgrounds)
-    plans = plan_mixtures(clips, count=count, seed=seed, max_instruments=max_instruments, backgrounds=under)
-    _claim(out, seed=seed, max_instruments=max_instruments, clips=clips, backgrounds=under)
+    plans = plan_mixtures(clips, count=count, seed=seed, max_instruments=max_instruments, backgrounds=under, accompaniment=accompaniment)
+    settings = {"accompaniment": accompaniment} if accompaniment else {}  # folders made before the option stay valid
+    _claim(out, seed=seed, max_instruments=max_instruments, clips=clips, backgrounds=under, **settings)
     todo = [p for p in plans if not (out / p.file).exists()]
     failed = {}
     with tqdm(total=len(todo), desc="mix", unit="clip", disable=not progress) as bar:
