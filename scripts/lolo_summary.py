@@ -1,7 +1,8 @@
 """The leave-one-library-out figures of several ``instrid lolo`` folders (one per seed, say), from their
 ``lolo.json``: per folder, the mean accuracy over its libraries, over the SoundFonts and over the recorded
 libraries, and the accuracy pooled over the recorded libraries' clips (for the folds of the shipped recipe, the
-real samples each scored with its source left out); then mean ± std over the folders.
+real samples each scored with its source left out), and each class's top-1 pooled over the folds' clips;
+then mean ± std over the folders.
 
     python scripts/lolo_summary.py runs/lolo-s0 runs/lolo-s1 runs/lolo-s2 --leave-out instrid-singing
 """
@@ -21,11 +22,17 @@ def figures(folder: Path, leave_out: set[str]) -> dict[str, float]:
     results = {name: r for name, r in results.items() if name not in leave_out}
     soundfonts = [r for name, r in results.items() if name in LIBRARIES]
     recorded = [r for name, r in results.items() if name not in LIBRARIES]
+    right, total = {}, {}  # class -> clips right, clips, over every fold
+    for r in results.values():
+        for code, score in r["per_class"].items():
+            k, n = map(int, score.split("/"))
+            right[code], total[code] = right.get(code, 0) + k, total.get(code, 0) + n
     return {
         "mean over the libraries": np.mean([r["accuracy"] for r in results.values()]),
         "SoundFonts": np.mean([r["accuracy"] for r in soundfonts]),
         "recorded libraries": np.mean([r["accuracy"] for r in recorded]),
         "recorded clips, pooled": sum(r["accuracy"] * r["clips"] for r in recorded) / sum(r["clips"] for r in recorded),
+        **{f"class {code}, pooled": right[code] / total[code] for code in sorted(total)},
     }
 
 

@@ -12,9 +12,9 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from .labels import full_name
+from .thresholds import THRESHOLDS
 
 AVERAGES = ("micro", "macro", "weighted")
-THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)  # the grid theta is chosen from (on validation)
 
 
 def _prf(y_true, y_pred, n_classes: int, labels: Sequence[str]) -> dict:

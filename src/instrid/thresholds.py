@@ -17,8 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .metrics import THRESHOLDS
-
+THRESHOLDS = np.round(np.arange(0.05, 1.0, 0.05), 2)  # the grid theta is chosen from (never on a test set)
 IGNORE = -1  # a target entry held-out scores say nothing about
 RELATIVE = np.round(np.arange(0.0, 0.95, 0.1), 2)  # the grid the predominance ratio is chosen from
 MIN_POSITIVES = 20  # a class with fewer held-out positives keeps the pooled threshold
