@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/memory.py [--run RUN_DIR] [--minutes 3 30 120] [--tmp DIR]
 
 Each recording (stereo 48 kHz FLAC, rendered ``mix-long`` excerpts joined end to end, so decoding,
-resampling, pYIN and the network all work) is tagged by `instrid predict` in a process of its own, whose
-peak resident memory (``ru_maxrss`` from ``wait4``) is printed. For reference, the whole-file path —
+resampling, pYIN and the network all work) is tagged by `instrid predict` in a process of its own, on the
+default runtime (ONNX Runtime on CPU) and on PyTorch (``--runtime torch``), whose peak resident memory
+(``ru_maxrss`` from ``wait4``) is printed. For reference, the whole-file path —
 decode everything, then extract features of everything at once, as instrid did before predicting in
 blocks — is measured on the shortest recording in the same run. Then `instrid serve` is started, a 16 kB
 WAV whose header says 1 Hz (2.2 hours) is posted, and the growth of the server's peak memory is printed.
@@ -49,14 +50,25 @@ def write_recording(excerpts: list[np.ndarray], minutes: float, out: Path) -> Pa
     return out
 
 
+# A child's peak (ru_maxrss) counts the memory of the process it was started from, up to its exec: each
+# command is started from this small launcher, which prints its child's peak (kB) and wall time.
+LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+if done.returncode:
+    sys.exit(done.stderr.decode()[-500:])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - start)
+"""
+
+
 def peak_mb(argv: list[str]) -> tuple[float, float]:
     """Peak resident memory (MB) and wall time (s) of a child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{' '.join(argv)} failed: {proc.stderr.read().decode()[-500:]}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - start
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed: {done.stderr[-500:]}")
+    kb, seconds = done.stdout.split()
+    return int(kb) / 1024, float(seconds)
 
 
 def memory_kb(pid: int, field: str) -> int:
@@ -110,17 +122,19 @@ def main() -> None:
         rows = []
         for minutes in sorted(args.minutes):
             path = write_recording(excerpts, minutes, Path(tmp) / f"{minutes:g}min.flac")
-            rss, seconds = peak_mb([*predict, str(path)])
-            rows.append((f"instrid predict, {minutes:g} min", rss, minutes * 60 / seconds))
+            for runtime in ("auto", "torch"):
+                rss, seconds = peak_mb([*predict, str(path), "--runtime", runtime])
+                rows.append((f"instrid predict --runtime {runtime}, {minutes:g} min", rss, minutes * 60 / seconds))
             if minutes == min(args.minutes):
                 whole, whole_seconds = peak_mb([sys.executable, "-c", WHOLE_FILE, str(path)])
                 rows.append((f"whole file at once (reference), {minutes:g} min", whole, minutes * 60 / whole_seconds))
             path.unlink()
     print(f"peak resident memory, {os.cpu_count()} cores, stereo 48 kHz FLAC")
     for name, rss, speed in rows:
-        print(f"  {name:<46}{rss:8.0f} MB  ({speed:.0f}x real time)")
-    streamed = [rss for name, rss, _ in rows if name.startswith("instrid")]
-    print(f"  spread of instrid predict over {len(streamed)} lengths: {max(streamed) - min(streamed):.0f} MB")
+        print(f"  {name:<50}{rss:8.0f} MB  ({speed:.0f}x real time, start-up included)")
+    for runtime in ("auto", "torch"):
+        streamed = [rss for name, rss, _ in rows if name.startswith(f"instrid predict --runtime {runtime},")]
+        print(f"  --runtime {runtime}: at most {max(streamed):.0f} MB, spread over {len(streamed)} lengths {max(streamed) - min(streamed):.0f} MB")
     print(f"service: peak memory grew by {service_growth(args.run):.0f} MB for the header bomb")
 
 

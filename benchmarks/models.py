@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from instrid.models import MODELS, count_parameters, create_model
+from instrid.models import all_models, count_parameters, create_model
 from instrid.scorer import autocast, resolve_precision, to_device
 
 
@@ -30,7 +30,7 @@ def throughput(step, batch: int, seconds: float) -> float:
 
 
 def measure(name: str, batch: int, seconds: float, channels_last: bool = True, precision: str = "auto") -> tuple[int, float, float]:
-    entry = MODELS[name]
+    entry = all_models()[name]
     model = create_model(name)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -66,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
-    parser.add_argument("--models", nargs="*", default=[n for n, e in MODELS.items() if e.kind == "torch"])
+    parser.add_argument("--models", nargs="*", default=[n for n, e in all_models().items() if e.kind == "torch"])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads on {os.cpu_count()} cores, batch {args.batch}, "
           f"precision {resolve_precision('auto', torch.device('cpu'))} (the trainer's default here)")  # fmt: skip

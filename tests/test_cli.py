@@ -93,7 +93,7 @@ for argv in (["serve"], ["evaluate", "--run", "x", "--data", "x"], ["predict", "
 
 
 def test_predict_needs_nothing_of_the_extras_and_names_bad_devices(tmp_path):
-    """Tagging a file, M4A included, imports no optional package but ONNX Runtime; --device gpu is one line."""
+    """Tagging a file, M4A included, imports no optional package, PyTorch included, and works without it; --device gpu is one line."""
     import av
 
     path = tmp_path / "a.m4a"
@@ -104,12 +104,17 @@ def test_predict_needs_nothing_of_the_extras_and_names_bad_devices(tmp_path):
         frame.sample_rate = 44_100
         for packet in [*stream.encode(frame), *stream.encode(None)]:
             out.mux(packet)
-    code = (f"import sys; from instrid.cli import main; code = main(['predict', {str(path)!r}, '--format', 'jsonl'])\n"
-            "extras = ('sklearn', 'skops', 'pytorch_optimizer', 'matplotlib', 'fastapi', 'pretty_midi', 'ray', 'pyarrow')\n"
-            "print(code, [m for m in extras if m in sys.modules])")  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
-    assert '"duration": 4.0' in result.stdout
+    no_torch = ("class NoTorch:\n"
+                "    def find_spec(self, name, *_):\n"
+                "        if name.split('.')[0] == 'torch': raise ModuleNotFoundError(name, name=name)\n"
+                "sys.meta_path.insert(0, NoTorch()); ")  # fmt: skip
+    for prelude in ("", no_torch):  # PyTorch installed but not needed; not installed at all
+        code = (f"import sys\n{prelude}from instrid.cli import main; code = main(['predict', {str(path)!r}, '--format', 'jsonl'])\n"
+                "extras = ('torch', 'onnx', 'sklearn', 'skops', 'pytorch_optimizer', 'matplotlib', 'fastapi', 'pretty_midi', 'ray', 'pyarrow')\n"
+                "print(code, [m for m in extras if sys.modules.get(m) is not None])")  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.stdout.strip().splitlines()[-1] == "0 []", result.stderr
+        assert '"duration": 4.0' in result.stdout
     result = subprocess.run([sys.executable, "-m", "instrid", "predict", str(path), "--device", "gpu"], capture_output=True, text=True)
     assert result.returncode == 1 and result.stderr == "instrid: error: --device gpu: not a device; use cpu, cuda, cuda:N or auto\n"
 

@@ -38,7 +38,7 @@ def test_classical_models_do_not_export(tiny_dataset, tmp_path, capsys):
 
 
 def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, tmp_path, monkeypatch):
-    from instrid.scorer import load_scorer
+    from instrid.runtime import load_scorer
 
     monkeypatch.setenv("INSTRID_CACHE", str(tmp_path))
     entry, _, _ = load_model(tiny_run)
@@ -61,7 +61,7 @@ def test_onnx_runtime_scores_like_pytorch_and_exports_once(tiny_run, tmp_path, m
 def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, monkeypatch):
     from safetensors.torch import load_file, save_file
 
-    from instrid.scorer import load_scorer
+    from instrid.runtime import load_scorer
 
     monkeypatch.setenv("INSTRID_CACHE", str(tmp_path / "cache"))
     load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
@@ -80,22 +80,41 @@ def test_a_changed_network_gets_its_own_export(tiny_run, tmp_path, monkeypatch):
 
 
 def test_runtime_choices_and_their_errors(tiny_run, monkeypatch, tmp_path):
-    from instrid import scorer
+    from instrid import runtime
     from instrid.errors import InstridError, ParameterError
 
     with pytest.raises(ParameterError, match="runs fp32 on CPU"):
-        scorer.load_scorer(tiny_run, device="cpu", precision="bf16", runtime="onnxruntime")
-    assert scorer.load_scorer(tiny_run, device="cpu", precision="bf16")[0].runtime == "torch"  # auto keeps bf16
-    monkeypatch.setattr(scorer, "onnx_installed", lambda: False)
-    with pytest.raises(InstridError, match=r"pip install 'instrid\[onnx\]'"):
-        scorer.load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
-    assert scorer.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
+        runtime.load_scorer(tiny_run, device="cpu", precision="bf16", runtime="onnxruntime")
+    assert runtime.load_scorer(tiny_run, device="cpu", precision="bf16")[0].runtime == "torch"  # auto keeps bf16
+    monkeypatch.setattr(runtime, "installed", lambda *modules: "onnxruntime" not in modules)
+    with pytest.raises(InstridError, match="pip install onnxruntime"):
+        runtime.load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
+    assert runtime.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
     monkeypatch.undo()
     blocked = tmp_path / "file"
     blocked.write_text("")
     monkeypatch.setenv("INSTRID_CACHE", str(blocked / "sub"))  # a cache that cannot be made
-    with pytest.warns(UserWarning, match="its ONNX export failed"):
-        assert scorer.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
+    with pytest.warns(UserWarning, match="ONNX Runtime could not"):
+        assert runtime.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
+    monkeypatch.setattr(runtime, "installed", lambda *modules: "torch" not in modules)  # a predict-only install
+    with pytest.raises(InstridError, match=r"pip install 'instrid\[onnx\]'"):
+        runtime.load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
+    with pytest.raises(InstridError, match=r"needs PyTorch: pip install 'instrid\[torch\]'"):
+        runtime.load_scorer(tiny_run, device="cpu", runtime="torch")
+
+
+def test_the_shipped_graph_is_the_shipped_weights(monkeypatch, tmp_path):
+    """The packaged model.onnx was exported from the packaged weights and scores as PyTorch does on them."""
+    from instrid.export import weights_sha256
+    from instrid.runtime import SHIPPED_RUN, load_scorer
+
+    monkeypatch.setenv("INSTRID_CACHE", str(tmp_path))  # an empty cache: the shipped graph must be used
+    onnx_scorer, _ = load_scorer(SHIPPED_RUN, device="cpu")
+    assert onnx_scorer.session.get_modelmeta().custom_metadata_map["weights_sha256"] == weights_sha256(SHIPPED_RUN)
+    assert not (tmp_path / "onnx").exists()
+    mel = np.log10(1 + 10_000 * np.random.default_rng(0).gamma(0.5, 1e-3, size=(6, 1, 96, 187))).astype(np.float32)
+    want = load_scorer(SHIPPED_RUN, device="cpu", precision="fp32", runtime="torch")[0].probabilities({"mel": mel})
+    np.testing.assert_allclose(onnx_scorer.probabilities({"mel": mel}), want, atol=1e-5)
 
 
 def test_musicnn_level_normalisation_exports_to_onnx():

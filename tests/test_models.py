@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from instrid.errors import ParameterError
-from instrid.models import MODELS, count_parameters, create_model, get_entry
+from instrid.models import all_models, count_parameters, create_model, get_entry
 from instrid.models.hssanet import HarmonicStack, HSSANetConfig, harmonic_shifts
 
-NETWORKS = [name for name, entry in MODELS.items() if entry.kind == "torch"]
+NETWORKS = [name for name, entry in all_models().items() if entry.kind == "torch"]
 
 
 @pytest.mark.parametrize("name", NETWORKS)

@@ -210,7 +210,7 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
     from instrid.evaluate import evaluate
     from instrid.libraries import adopt_rule, leave_one_library_out
     from instrid.predict import Recognizer
-    from instrid.scorer import load_scorer
+    from instrid.runtime import load_scorer
 
     data = tmp_path / "data"
     clips = render_dataset(data, size="tiny", seed=0, libraries=("fluid", "timgm"), progress=False)
@@ -275,14 +275,14 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
     nap = dataclasses.replace(config, model_config={"nuisance_dims": 1, "nuisance_min_windows": 1})  # tiny: 1 clip each
     train(data, tmp_path / "nap", nap, cache=cache, extra_data=[negatives], progress=False)
     assert len(list(cache.glob("embeddings-*"))) == 1
-    scorer, _ = load_scorer(tmp_path / "nap", device="cpu")
+    scorer, _ = load_scorer(tmp_path / "nap", device="cpu", runtime="torch")
     assert torch.linalg.norm(scorer.model.nuisance).item() == pytest.approx(1.0, abs=1e-5)
 
     # level-normalised windows have other embeddings: they get their own cache, and the run keeps the setting
     level = dataclasses.replace(config, model_config={"normalise_level": True})
     train(data, tmp_path / "level", level, cache=cache, progress=False)
     assert len(list(cache.glob("embeddings-*"))) == 2
-    assert load_scorer(tmp_path / "level", device="cpu")[0].model.config.normalise_level
+    assert load_scorer(tmp_path / "level", device="cpu", runtime="torch")[0].model.config.normalise_level
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

@@ -18,19 +18,20 @@ import math
 import os
 import stat
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-import torch
 from pydantic import Field, TypeAdapter, ValidationError
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
 from typing_extensions import NotRequired, TypedDict  # pydantic needs this one before Python 3.12
 
 from .errors import CheckpointError, InstridError, printable
 from .features import FeatureConfig
 from .fileio import atomic_write
 from .models import ModelEntry, get_entry
+
+if TYPE_CHECKING:  # run.json is read without PyTorch (predicting on ONNX Runtime); weights need it
+    import torch
 
 RUN_FILE = "run.json"
 BEST_WEIGHTS = "model.safetensors"
@@ -49,9 +50,9 @@ SKOPS_TRUSTED = (
 )
 
 SAFETENSORS_DTYPES = {
-    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
-    torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL",
-}  # fmt: skip
+    "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64",
+    "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL",
+}  # fmt: skip  (torch dtype name -> safetensors')
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -100,12 +101,10 @@ def read_run(run_dir: str | Path) -> dict:
     return run
 
 
-def validate_run(run: dict, run_dir: Path) -> tuple[ModelEntry, Any]:
-    """Check run.json against ``RunSpec`` and the registered model; returns the entry and its config.
-
-    One ``CheckpointError`` naming the field for anything that would fail later or give wrong answers:
-    missing fields, wrong types, an unknown model, other features or window than the model's, a label count
-    other than the network's outputs, zero or non-finite normalisation, settings of the wrong type or size."""
+def check_spec(run: dict, run_dir: Path) -> FeatureConfig:
+    """Check run.json against ``RunSpec`` on its own (no model is looked up, no PyTorch imported); returns its
+    features. One ``CheckpointError`` naming the field: missing fields, wrong types, repeated labels, a
+    per-class threshold of a label the run lacks, features instrid did not write, a standard deviation <= 0."""
     where = run_dir / RUN_FILE
     try:
         spec = RUN_SPEC.validate_python(run, strict=True)  # strict: "5" is not a number
@@ -116,35 +115,45 @@ def validate_run(run: dict, run_dir: Path) -> tuple[ModelEntry, Any]:
             raise CheckpointError(f"{run_dir}: the run has not finished training; `instrid train --resume --out {run_dir}` finishes it") from None
         raise CheckpointError(f"{where}: {field}: {first['msg']} ({err.error_count()} problem(s)); the run folder is damaged — train it again") from None
     try:
-        entry = get_entry(spec["model"])
-    except InstridError as err:
-        raise CheckpointError(f"{where}: {err}") from None
-    try:
         features = FeatureConfig.from_dict(spec["features"])
     except (InstridError, KeyError, TypeError, ValueError, AttributeError):
         raise CheckpointError(f"{where}: features: not a feature description instrid wrote; train the run again") from None
-    if features != entry.features or spec["window"] != entry.window:
-        raise CheckpointError(f"{run_dir}: trained with other features than {entry.name} uses now; retrain it")
     labels = spec["labels"]
     if len(set(labels)) != len(labels):
         raise CheckpointError(f"{where}: labels: repeated labels {labels}; the run folder is damaged — train it again")
     strangers = sorted(set(spec["threshold"].get("per_class", {})) - set(labels))
     if strangers:
         raise CheckpointError(f"{where}: threshold.per_class: labels the run does not have ({printable(', '.join(strangers))[:200]}); the run folder is damaged")
-    config = config_from_dict(entry, spec["model_config"], where)
-    if config.n_classes != len(labels):
-        raise CheckpointError(f"{where}: {len(labels)} labels for a model with {config.n_classes} outputs; the run folder is damaged")
-    if entry.kind == "torch":
-        expected = set(entry.normalised_inputs)
-        if set(spec["normalization"]) != expected:
-            raise CheckpointError(f"{where}: normalization: has {sorted(spec['normalization'])}, {entry.name} needs {sorted(expected)}")
-        flat = [name for name, (_, std) in spec["normalization"].items() if std <= 0]
-        if flat:
-            raise CheckpointError(f"{where}: normalization.{flat[0]}: standard deviation <= 0; the run folder is damaged")
+    flat = [name for name, (_, std) in spec["normalization"].items() if std <= 0]
+    if flat:
+        raise CheckpointError(f"{where}: normalization.{flat[0]}: standard deviation <= 0; the run folder is damaged")
+    return features
+
+
+def validate_run(run: dict, run_dir: Path) -> tuple[ModelEntry, Any]:
+    """Check run.json against ``RunSpec`` (``check_spec``) and the registered model; returns the entry and its
+    config. One ``CheckpointError`` naming the field for anything that would fail later or give wrong answers:
+    besides ``check_spec``'s, an unknown model, other features or window than the model's, a label count other
+    than the network's outputs, other normalised inputs than the network's, settings of the wrong type or size."""
+    where = run_dir / RUN_FILE
+    features = check_spec(run, run_dir)
+    try:
+        entry = get_entry(run["model"])
+    except InstridError as err:
+        raise CheckpointError(f"{where}: {err}") from None
+    if features != entry.features or run["window"] != entry.window:
+        raise CheckpointError(f"{run_dir}: trained with other features than {entry.name} uses now; retrain it")
+    config = config_from_dict(entry, run["model_config"], where)
+    if config.n_classes != len(run["labels"]):
+        raise CheckpointError(f"{where}: {len(run['labels'])} labels for a model with {config.n_classes} outputs; the run folder is damaged")
+    if entry.kind == "torch" and set(run["normalization"]) != set(entry.normalised_inputs):
+        raise CheckpointError(f"{where}: normalization: has {sorted(run['normalization'])}, {entry.name} needs {sorted(entry.normalised_inputs)}")
     return entry, config
 
 
 def save_weights(path: Path, state: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     atomic_write(path, lambda f: f.write(save(tensors)))
 
@@ -153,6 +162,8 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a safetensors file written by ``save_weights`` (training's own files: resume, snapshots)."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: missing; the run did not finish an epoch — train it again or --resume it")
+    from safetensors.torch import load_file
+
     try:
         return load_file(path)
     except (SafetensorError, OSError, ValueError) as err:
@@ -161,6 +172,8 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") -> Any:
     """An optimizer state dict as JSON, its tensors moved into ``tensors`` under path-like keys."""
+    import torch
+
     if isinstance(obj, torch.Tensor):
         tensors[prefix] = obj
         return {"__tensor__": prefix}
@@ -265,6 +278,8 @@ def load_model(run_dir: str | Path, *, weights: str = BEST_WEIGHTS):
     run.json against ``RunSpec`` (``validate_run``), the weights' names and shapes against the network
     the config builds (from the file's header, before any tensor is read), their values for NaN/Inf, and
     the network on one input for its output shape. Any problem is one ``CheckpointError``."""
+    import torch
+
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     entry, config = validate_run(run, run_dir)
@@ -308,7 +323,7 @@ def _check_weights_header(path: Path, expected: dict[str, tuple[tuple[int, ...],
     if missing or extra:
         raise CheckpointError(f"{path}: tensors do not match the network: missing {missing[:3]}, unexpected {extra[:3]}; train the run again")
     for name, (shape, dtype) in expected.items():
-        dtype_name = SAFETENSORS_DTYPES.get(dtype, str(dtype))
+        dtype_name = SAFETENSORS_DTYPES.get(str(dtype).removeprefix("torch."), str(dtype))
         if found[name] != (shape, dtype_name):
             raise CheckpointError(f"{path}: {name} is {found[name]}, the network needs {(shape, dtype_name)}; train the run again")
 

@@ -77,10 +77,10 @@ def _summary(args) -> None:
 
 
 def _models(args) -> None:
-    from .models import MODELS, count_parameters, create_model
+    from .models import all_models, count_parameters, create_model
 
     rows = [("model", "parameters", "task", "input", "description")]
-    for name, entry in MODELS.items():
+    for name, entry in all_models().items():
         n = None if entry.kind == "sklearn" else count_parameters(create_model(name))
         spec = entry.features.frontend
         shape = f"{'+'.join(entry.inputs)} {entry.window_seconds:.2f} s @ {spec.sample_rate / 1000:g} kHz"
@@ -419,7 +419,7 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 EXTRAS = {
     "fastapi": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve",
     "sklearn": "train", "skops": "train", "pytorch_optimizer": "train", "matplotlib": "train",
-    "pretty_midi": "render", "onnx": "onnx", "onnxscript": "onnx", "onnxruntime": "onnx",
+    "pretty_midi": "render", "onnx": "onnx", "onnxscript": "onnx", "torch": "torch",
     "ray": "cluster", "pyarrow": "cluster", "fsspec": "cluster",
 }  # fmt: skip
 

@@ -13,7 +13,7 @@ from .data import load_dataset
 from .dataset import excerpt_clips, scores_excerpts, task_clips
 from .errors import DataError
 from .metrics import choose_threshold, multilabel_report, plot_confusion, single_label_report
-from .scorer import Scorer, SklearnScorer, load_scorer
+from .runtime import load_scorer
 from .store import PackedFeatures, ensure_features
 from .thresholds import class_thresholds, named
 from .windows import evaluation_hop, excerpt_scores, load_windows, mean_by_clip
@@ -87,7 +87,7 @@ def save_evaluation(result: dict, run_dir: str | Path) -> dict[str, Path]:
     return written
 
 
-def excerpt_matrix(scorer: Scorer | SklearnScorer, packed: PackedFeatures, excerpts, classes) -> tuple[np.ndarray, np.ndarray]:
+def excerpt_matrix(scorer, packed: PackedFeatures, excerpts, classes) -> tuple[np.ndarray, np.ndarray]:
     """Han's protocol on excerpts: windows with 50 % hop, class-wise mean (divided by its maximum for softmax models).
     Returns ``scores`` (N, C) in [0, 1] and ``targets`` (N, C) of 0/1."""
     inputs, clip_index = load_windows(packed, [c.clip_id for c in excerpts], scorer.entry, hop=evaluation_hop(scorer.entry))
@@ -97,7 +97,7 @@ def excerpt_matrix(scorer: Scorer | SklearnScorer, packed: PackedFeatures, excer
     return scores, targets
 
 
-def choose_run_threshold(scorer: Scorer | SklearnScorer, packed, excerpts, classes) -> dict:
+def choose_run_threshold(scorer, packed, excerpts, classes) -> dict:
     """theta for the multi-label protocol, chosen on the validation excerpts (never on test)."""
     if not excerpts:
         return {"value": DEFAULT_THRESHOLD, "chosen_on": "default: no multi-label validation excerpts"}

@@ -1,38 +1,40 @@
 """ONNX export of a run's network. Feature extraction stays in Python: the ONNX graph takes the model's
 inputs (``mel`` and ``mask`` (B, 1, 128, 100) for the cross-attention network) after the run's input
-normalisation, and returns logits (B, n_classes). The labels, the normalisation and the feature parameters
-are stored in the file's metadata (``labels``, ``normalization``, ``features``, ``threshold`` as JSON).
+normalisation, and returns logits (B, n_classes). The labels, the normalisation, the feature parameters and
+the SHA-256 of the weights it was made from are stored in the file's metadata (``labels``, ``normalization``,
+``features``, ``threshold`` as JSON; ``weights_sha256``).
 
-``cached_onnx`` keeps one export per run in the user's cache, which is how ``Scorer`` runs a network on
-ONNX Runtime (2x faster than PyTorch on CPU, see ``benchmarks/predict.py``) without writing into the run."""
+``cached_onnx`` keeps one export per run in the user's cache, found again without PyTorch
+(``cached_onnx_path``), which is how ``runtime.OnnxScorer`` runs a network on ONNX Runtime."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import inspect
 import io
 import json
 import logging
 import os
-import sys
 import warnings
+from importlib import resources
 from pathlib import Path
 
-import torch
-
-from .checkpoint import load_model
+from .checkpoint import BEST_WEIGHTS, MAX_WEIGHTS_BYTES, _check_run_file, load_model
 from .errors import CheckpointError
 from .fileio import atomic_write
 
 
-def example_inputs(entry, batch: int = 2) -> tuple[torch.Tensor, ...]:
+def example_inputs(entry, batch: int = 2) -> tuple:
+    import torch
+
     return tuple(torch.randn(shape) for shape in entry.input_shapes(batch).values())
 
 
-def onnx_model(entry, model: torch.nn.Module, run: dict):
-    """The network as an ONNX ``ModelProto`` with a dynamic batch size and the run's metadata (needs
-    instrid[onnx]: the CLI names the extra when one is missing)."""
+def onnx_model(entry, model, run: dict, weights_sha256: str = ""):
+    """The network (an ``nn.Module``) as an ONNX ``ModelProto`` with a dynamic batch size and the run's
+    metadata (needs instrid[onnx]: the CLI names the extra when one is missing)."""
+    import torch
+
     model.eval()
     dynamic = {name: {0: torch.export.Dim("batch")} for name in entry.inputs}
     quiet = contextlib.ExitStack()  # the exporter prints its progress, logs and warns about what it cannot see
@@ -50,6 +52,7 @@ def onnx_model(entry, model: torch.nn.Module, run: dict):
     for key in ("labels", "normalization", "features", "threshold"):
         proto.metadata_props.add(key=key, value=json.dumps(run.get(key)))
     proto.metadata_props.add(key="model", value=entry.name)
+    proto.metadata_props.add(key="weights_sha256", value=weights_sha256)
     return proto
 
 
@@ -64,7 +67,7 @@ def export_onnx(run_dir: str | Path, path: str | Path) -> Path:
     entry, model, run = load_model(run_dir)
     if entry.kind != "torch":
         raise CheckpointError(f"{run_dir}: {entry.name} is a scikit-learn model; only networks export to ONNX")
-    return save_onnx(onnx_model(entry, model, run), path)
+    return save_onnx(onnx_model(entry, model, run, weights_sha256(run_dir)), path)
 
 
 def cache_dir() -> Path:
@@ -74,20 +77,39 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "instrid"
 
 
-def cached_onnx(entry, model: torch.nn.Module, run: dict, *, again: bool = False) -> Path:
-    """The ONNX export of a loaded run, made once (or ``again``) and kept in ``cache_dir()/onnx``, named by a
-    hash of the weights, run.json, the network's source and the versions of instrid, torch and onnx: a changed
-    run or network gets a new export, never a stale one."""
-    import onnx
+def weights_sha256(run_dir: str | Path) -> str:
+    """SHA-256 of a run's ``model.safetensors``: what ties an ONNX graph to the weights it was made from."""
+    path = Path(run_dir) / BEST_WEIGHTS
+    _check_run_file(path, MAX_WEIGHTS_BYTES, missing=f"{path}: missing; the run did not finish an epoch — train it again")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(2**20):
+            digest.update(block)
+    return digest.hexdigest()
 
+
+def cached_onnx_path(run: dict, weights: str) -> Path:
+    """Where the cache keeps the export of a run whose weights have SHA-256 ``weights``: named by a hash of
+    them, of the model and its settings, and of the networks' source and instrid's version, so a changed run
+    or network gets a new export, never a stale one. Found without importing PyTorch."""
     from . import __version__
 
-    versions = f"{__version__} {torch.__version__} {onnx.__version__}"
-    digest = hashlib.sha256(json.dumps(run, sort_keys=True).encode() + versions.encode())
-    digest.update(inspect.getsource(sys.modules[type(model).__module__]).encode())
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
-    path = cache_dir() / "onnx" / f"{entry.name}-{digest.hexdigest()[:20]}.onnx"
+    digest = hashlib.sha256(f"{weights} {__version__}".encode())
+    digest.update(json.dumps([run["model"], run["model_config"], run["window"], run["features"]], sort_keys=True).encode())
+    for source in sorted(resources.files("instrid.models").iterdir(), key=lambda f: f.name):
+        if source.name.endswith(".py"):
+            digest.update(source.read_bytes())
+    return cache_dir() / "onnx" / f"{run['model']}-{digest.hexdigest()[:20]}.onnx"
+
+
+def cached_onnx(run_dir: str | Path, run: dict, *, again: bool = False) -> Path:
+    """The ONNX export of a run folder, made once (or ``again``; needs PyTorch and instrid[onnx]) into the
+    cache (``cached_onnx_path``)."""
+    weights = weights_sha256(run_dir)
+    path = cached_onnx_path(run, weights)
     if again or not path.is_file():
-        save_onnx(onnx_model(entry, model, run), path)
+        entry, model, run = load_model(run_dir)
+        if entry.kind != "torch":
+            raise CheckpointError(f"{run_dir}: {entry.name} is a scikit-learn model; only networks run on ONNX Runtime")
+        save_onnx(onnx_model(entry, model, run, weights), path)
     return path

@@ -30,7 +30,6 @@ import scipy.ndimage
 
 from . import audio
 from .errors import ParameterError
-from .pitch import pyin
 
 
 @dataclass(frozen=True)
@@ -224,6 +223,8 @@ def pitch_track(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> PitchTrac
 
     Signals of two ``pitch.CHUNK_SECONDS`` (4 s) or more are computed on all cores; the track is the same.
     """
+    from .pitch import pyin  # numba and librosa's YIN: imported by the models that use a pitch track only
+
     f0, voiced, voiced_prob = pyin(
         y,
         fmin=PYIN_FMIN,

@@ -19,7 +19,7 @@ from .dataset import class_list, tasks_of
 from .errors import ParameterError
 from .fileio import atomic_write
 from .models import get_entry
-from .scorer import load_scorer
+from .runtime import load_scorer
 from .store import ensure_features
 from .thresholds import IGNORE, choose_rule
 from .train import TrainConfig, extra_clips, train

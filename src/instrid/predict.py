@@ -23,11 +23,10 @@ from . import audio
 from .errors import CheckpointError
 from .features import extract_stream
 from .labels import full_name
-from .scorer import load_scorer
+from .runtime import SHIPPED_RUN, load_scorer
 from .thresholds import class_thresholds, named
 from .windows import evaluation_hop, excerpt_scores, windows_at
 
-SHIPPED_RUN = Path(__file__).parent / "shipped"  # the model inside the package: run.json + model.safetensors
 SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which a window is silence: room tone, dither, fades
 
 
@@ -89,8 +88,8 @@ class FileWindows:
 class Recognizer:
     """A trained run ready to tag recordings. ``Recognizer.load()`` takes the model shipped in the package."""
 
-    def __init__(self, run_dir: str | Path, *, device: str = "auto", runtime: str = "auto"):
-        self.scorer, self.run = load_scorer(run_dir, device=device, runtime=runtime)
+    def __init__(self, run_dir: str | Path, *, device: str = "auto", runtime: str = "auto", threads: int | None = None):
+        self.scorer, self.run = load_scorer(run_dir, device=device, runtime=runtime, threads=threads)
         self.entry, self.model = self.scorer.entry, self.scorer.model
         self.labels = tuple(self.run["labels"])
         self.threshold = float(self.run["threshold"]["value"])  # theta of the classes without their own
@@ -99,10 +98,12 @@ class Recognizer:
         self.run_dir = Path(run_dir)
 
     @classmethod
-    def load(cls, run_dir: str | Path | None = None, *, device: str = "auto", runtime: str = "auto") -> Recognizer:
+    def load(
+        cls, run_dir: str | Path | None = None, *, device: str = "auto", runtime: str = "auto", threads: int | None = None
+    ) -> Recognizer:
         if run_dir is None and not (SHIPPED_RUN / "run.json").is_file():
             raise CheckpointError(f"{SHIPPED_RUN}: this install ships no model; pass --run RUN_DIR from `instrid train`")
-        return cls(run_dir or SHIPPED_RUN, device=device, runtime=runtime)
+        return cls(run_dir or SHIPPED_RUN, device=device, runtime=runtime, threads=threads)
 
     @property
     def device(self):

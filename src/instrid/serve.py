@@ -24,7 +24,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from .errors import AudioTooLongError, InstridError
 from .features import MelSpec, mel_band_centres, mel_bin_of
 from .labels import full_name
-from .models import count_parameters
 from .predict import Prediction, Recognizer
 
 MAX_BYTES = 50 * 2**20  # 50 MiB upload limit
@@ -112,7 +111,7 @@ def create_app(recognizer: Recognizer, *, max_bytes: int = MAX_BYTES, max_second
         "thresholds": recognizer.thresholds,  # each class's own theta
         "relative": recognizer.relative,  # a named class scores at least this times the best one
         "window_seconds": recognizer.entry.window_seconds,
-        "parameters": count_parameters(recognizer.model),
+        "parameters": recognizer.run.get("parameters"),  # trainable, as training counted them
         "limits": {"max_bytes": max_bytes, "max_seconds": max_seconds},
     }
 

@@ -139,10 +139,7 @@ _worker_recognizer: Recognizer | None = None  # in a worker process: its own cop
 
 def _start_worker(run_dir: Path, device: str, runtime: str, threads: int) -> None:
     global _worker_recognizer
-    import torch
-
-    torch.set_num_threads(threads)
-    _worker_recognizer = Recognizer(run_dir, device=device, runtime=runtime)
+    _worker_recognizer = Recognizer(run_dir, device=device, runtime=runtime, threads=threads)
 
 
 def _worker_predict(path: Path, threshold: float | None, timeline: bool) -> Prediction | str:

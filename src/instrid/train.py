@@ -42,13 +42,12 @@ from .scorer import (
     autocast,
     input_statistics,
     make_scorer,
-    normalise,
     resolve_device,
     resolve_precision,
     to_device,
 )
 from .store import ensure_features
-from .windows import evaluation_hop, load_windows, mean_by_clip
+from .windows import evaluation_hop, load_windows, mean_by_clip, normalise
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:

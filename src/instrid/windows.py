@@ -10,7 +10,7 @@ evaluation and prediction cut one every ``evaluation_hop`` frames: half a window
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -18,10 +18,13 @@ from .errors import ParameterError
 from .features import INPUT_FRAMES, FeatureConfig, mask_track, pitch_mask
 from .models import ModelEntry
 
-if TYPE_CHECKING:  # the cache is only a source of frames here: windows never import it
-    from .store import PackedFeatures
-
 EVALUATION_HOP = 0.5  # windows start every half window when evaluating and predicting (Han et al.'s protocol)
+
+
+class FrameSource(Protocol):
+    """Where windows are cut from: the feature store's ``PackedFeatures``, or anything with its ``clip``."""
+
+    def clip(self, clip_id: str) -> dict[str, np.ndarray]: ...
 
 
 def evaluation_hop(entry: ModelEntry) -> int:
@@ -76,7 +79,7 @@ def windows_at(arrays: dict[str, np.ndarray], entry: ModelEntry, starts: Sequenc
 
 
 def load_windows(
-    packed: PackedFeatures, clip_ids: Sequence[str], entry: ModelEntry, *, hop: int | None = None
+    packed: FrameSource, clip_ids: Sequence[str], entry: ModelEntry, *, hop: int | None = None
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Every window of the clips as arrays, ready to batch: the ``clip_windows`` of each clip concatenated,
     and ``clip_index`` (N,), the position in ``clip_ids`` of each window."""
@@ -90,6 +93,11 @@ def stack_windows(per_clip: Sequence[dict[str, np.ndarray]], entry: ModelEntry) 
     inputs = {name: np.concatenate([w[name] for w in per_clip]) for name in entry.inputs}
     clip_index = np.repeat(np.arange(len(per_clip)), [len(w[entry.inputs[0]]) for w in per_clip])
     return inputs, clip_index
+
+
+def normalise(inputs: dict[str, np.ndarray], stats: dict[str, list[float]]) -> dict[str, np.ndarray]:
+    """Inputs standardised with the run's statistics (name -> [mean, std]); the others as they are."""
+    return {k: (v - stats[k][0]) / stats[k][1] if k in stats else v for k, v in inputs.items()}
 
 
 def mean_by_clip(probs: np.ndarray, clip_index: np.ndarray, n_clips: int) -> np.ndarray:

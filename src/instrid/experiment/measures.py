@@ -14,9 +14,10 @@ from ..augment import add_noise
 from ..checkpoint import load_weights, snapshot_file
 from ..data import Clip
 from ..features import extract_audio, extract_clip
-from ..scorer import load_scorer, normalise, to_device
+from ..runtime import load_scorer
+from ..scorer import to_device
 from ..store import ensure_features
-from ..windows import clip_windows, evaluation_hop, load_windows, mean_by_clip, stack_windows
+from ..windows import clip_windows, evaluation_hop, load_windows, mean_by_clip, normalise, stack_windows
 
 
 def noise_accuracy(run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], *, seed: int = 0) -> dict[str, float]:
@@ -79,7 +80,7 @@ def embeddings(
     from sklearn.manifold import TSNE
     from sklearn.metrics import silhouette_score
 
-    scorer, run = load_scorer(run_dir)
+    scorer, run = load_scorer(run_dir, runtime="torch")  # the network itself: its embedding layer
     entry, model = scorer.entry, scorer.model
     packed = ensure_features(clips, entry, cache, progress=False)
     clips = [c for c in clips if c.clip_id in packed]

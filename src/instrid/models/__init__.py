@@ -1,6 +1,6 @@
-"""Networks and classical baselines, registered by name: ``create_model("cross_attention")``."""
+"""Networks and classical baselines, registered by name: ``create_model("cross_attention")``; the model
+modules are imported at the first lookup (``registry.all_models``)."""
 
-from . import cross_attention, hssanet, han, resnet, vggish, wavenet, classical, musicnn  # noqa: F401, I001  (they register)
-from .registry import MODELS, ModelEntry, count_parameters, create_model, get_entry
+from .registry import ModelEntry, all_models, count_parameters, create_model, get_entry
 
-__all__ = ["MODELS", "ModelEntry", "count_parameters", "create_model", "get_entry"]
+__all__ = ["ModelEntry", "all_models", "count_parameters", "create_model", "get_entry"]

@@ -1,7 +1,8 @@
 """Every model by name: its network (or classical classifier), default config, front end and input window.
 
 A model module registers its variants with ``@register``; ``create_model(name)`` builds one and
-``MODELS`` names them all. Every network takes the same batch — a dict of tensors named after the
+``all_models()`` names them all. The modules (and PyTorch with them) are imported at the first lookup, so
+code that needs only ``ModelEntry`` — predicting on ONNX Runtime — imports no torch. Every network takes the same batch — a dict of tensors named after the
 front end's fields (``mel`` / ``mask`` (B, 1, F, T), ``wave`` (B, N)) — as keyword arguments, and
 returns logits (B, n_classes).
 """
@@ -9,6 +10,7 @@ returns logits (B, n_classes).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +54,15 @@ class ModelEntry:
         return dataclasses.replace(self.config, **overrides)
 
 
-MODELS: dict[str, ModelEntry] = {}
+MODEL_MODULES = ("cross_attention", "hssanet", "han", "resnet", "vggish", "wavenet", "classical", "musicnn")
+MODELS: dict[str, ModelEntry] = {}  # filled by ``register`` as the modules are imported: read it via ``all_models``
+
+
+def all_models() -> dict[str, ModelEntry]:
+    """Every registered model by name (imports the model modules the first time)."""
+    for module in MODEL_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+    return MODELS
 
 
 def register(name: str, **fields) -> Callable:
@@ -66,9 +76,10 @@ def register(name: str, **fields) -> Callable:
 
 
 def get_entry(name: str) -> ModelEntry:
-    if name not in MODELS:
-        raise ParameterError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    return MODELS[name]
+    models = all_models()
+    if name not in models:
+        raise ParameterError(f"unknown model {name!r}; choose one of: {', '.join(models)}")
+    return models[name]
 
 
 def create_model(name: str, **overrides):
