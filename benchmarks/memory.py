@@ -33,7 +33,8 @@ FILE_SR = 48_000
 WHOLE_FILE = """
 import sys
 from instrid import audio
-from instrid.features import FeatureConfig, extract_audio
+from instrid.extraction import extract_audio
+from instrid.features import FeatureConfig
 extract_audio(audio.load_audio(sys.argv[1], sr=44_100), FeatureConfig())
 """
 

@@ -24,7 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from instrid import audio
 from instrid.data import load_dataset
-from instrid.features import extract_audio
+from instrid.extraction import extract_audio
 from instrid.labels import IRMAS_CLASSES
 from instrid.models import get_entry
 from instrid.models.musicnn import load_pretrained

@@ -178,7 +178,8 @@ def test_the_default_runtime_holds_its_memory_bound(write_audio):
 def test_blocks_give_the_whole_file_features(tiny_dataset, frontend):
     """Streamed extraction (here 10 s blocks with 2 s of context) equals extracting the whole recording at once."""
     from instrid.audio import load_audio
-    from instrid.features import WAVENET_WAVE, FeatureConfig, extract_audio, extract_stream
+    from instrid.extraction import extract_audio, extract_stream
+    from instrid.features import WAVENET_WAVE, FeatureConfig
 
     _, clips = tiny_dataset
     config = {"mel+pitch": FeatureConfig(), "wave": FeatureConfig(WAVENET_WAVE, pitch=False)}[frontend]

@@ -7,7 +7,7 @@ et al.'s aggregation — for softmax ones), and the instruments whose score reac
 reported, best first. Windows quieter than ``SILENCE_DBFS`` are silence: they get no instrument and take no part in
 the scores, and a recording that is silence throughout is reported as such, with no instrument.
 
-The file is decoded, resampled, analysed and scored block by block (``features.extract_stream``), so memory
+The file is decoded, resampled, analysed and scored block by block (``extraction.extract_stream``), so memory
 does not grow with its length; pYIN tracks across block edges thanks to the context each block carries.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from . import audio
 from .errors import CheckpointError
-from .features import extract_stream
+from .extraction import extract_stream
 from .labels import full_name
 from .runtime import SHIPPED_RUN, load_scorer
 from .thresholds import class_thresholds, named
@@ -55,7 +55,7 @@ class Prediction:
     threshold: float  # the theta the best class had to reach
     silence: bool = False  # every window is quieter than SILENCE_DBFS: no instrument is reported
     timeline: Timeline | None = None
-    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of features.extract_stream, joined
+    features: dict[str, np.ndarray] | None = None  # with keep_features: the arrays of extraction.extract_stream, joined
 
     def to_dict(self) -> dict:
         out = {

@@ -1,4 +1,4 @@
-"""Feature cache: extract each clip once (``features.extract_clip``), keep it on disk, read 10^5 windows
+"""Feature cache: extract each clip once (``extraction.extract_clip``), keep it on disk, read 10^5 windows
 without unpickling.
 
 Layout, under ``root/<key>/`` where ``key`` hashes the feature parameters (so changing any of them
@@ -36,7 +36,8 @@ from tqdm import tqdm
 from . import features
 from .data import Clip
 from .errors import DataError, InstridError
-from .features import FeatureConfig, extract_clip, mask_track
+from .extraction import extract_clip
+from .features import FeatureConfig, mask_track
 from .fileio import atomic_write, process_pool
 from .models import ModelEntry
 from .windows import cut_window

@@ -60,7 +60,7 @@ def cut_window(arrays: dict[str, np.ndarray], config: FeatureConfig, start: int,
 
 
 def clip_windows(arrays: dict[str, np.ndarray], entry: ModelEntry, *, hop: int) -> dict[str, np.ndarray]:
-    """The model inputs of one clip's feature arrays (as ``features.extract_clip`` gives them), every ``hop``
+    """The model inputs of one clip's feature arrays (as ``extraction.extract_clip`` gives them), every ``hop``
     frames: ``mel``/``mask`` (W, 1, F, T), ``wave`` (W, window * hop_length), ``descriptors`` (W, 29, T)."""
     n_frames = arrays[entry.features.frontend.field].shape[1]
     return windows_at(mask_track(arrays, entry.features), entry, input_windows(n_frames, size=entry.window, hop=hop))

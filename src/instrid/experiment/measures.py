@@ -13,7 +13,7 @@ from .. import audio
 from ..augment import add_noise
 from ..checkpoint import load_weights, snapshot_file
 from ..data import Clip
-from ..features import extract_audio, extract_clip
+from ..extraction import extract_audio, extract_clip
 from ..runtime import load_scorer
 from ..scorer import to_device
 from ..store import ensure_features
