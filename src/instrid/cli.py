@@ -258,7 +258,7 @@ def _experiment(args) -> None:
 def inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (a GPU when there is one)")
     p.add_argument("--runtime", default="auto", choices=RUNTIMES, help="what runs the network "
-                   "(auto: ONNX Runtime on CPU when instrid[onnx] is installed, else PyTorch)")  # fmt: skip
+                   "(auto: ONNX Runtime on CPU, PyTorch on a GPU)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
