@@ -8,7 +8,7 @@ rendered into a temporary folder) into one stereo 48 kHz FLAC, so decoding and r
 Each stage is timed by calling the functions ``Recognizer.predict`` calls, in its order; the scores are then
 checked against ``Recognizer.predict`` on the same file, which runs the same stages on 30 s blocks at a time
 (leaving out the windows it found silent) and whose own time is printed last. Where the network runs on
-ONNX Runtime (``--runtime auto`` with ``instrid[onnx]`` installed), the same windows and the same file are
+ONNX Runtime (``--runtime auto`` on a CPU, the default), the same windows and the same file are
 also scored with PyTorch in the same run, and the ratios are printed.
 """
 

@@ -213,6 +213,8 @@ def main(out: Path, training: bool = False):
 def test_sounds() -> dict[str, np.ndarray]:
     if shutil.which("espeak-ng") is None:
         sys.exit("make_out_of_set: espeak-ng not found; apt-get install espeak-ng")
+    if not AVL_TEST_KIT.is_file():
+        sys.exit(f"make_out_of_set: {AVL_TEST_KIT} not found; apt-get install avldrums.lv2-soundfont")
     rng = np.random.default_rng(0)
     sounds = {}
     for lang, texts in SENTENCES.items():
@@ -232,9 +234,8 @@ def test_sounds() -> dict[str, np.ndarray]:
             if font is not None:
                 sounds[f"drums-{name}-{i}"] = drums(font, rng)
     sounds.update(kit_sounds(hydrogen_kits(test=True), 6, rng))
-    if AVL_TEST_KIT.is_file():  # a real recorded kit from outside Hydrogen, in no training set
-        for i in range(12):
-            sounds[f"kit-avlRedZeppelin-{'hit' if i % 2 else 'pattern'}-{i // 2}"] = drums(AVL_TEST_KIT, rng, bank=0, hit=bool(i % 2))
+    for i in range(12):  # a real recorded kit from outside Hydrogen, in no training set
+        sounds[f"kit-avlRedZeppelin-{'hit' if i % 2 else 'pattern'}-{i // 2}"] = drums(AVL_TEST_KIT, rng, bank=0, hit=bool(i % 2))
     return sounds
 
 

@@ -1,17 +1,20 @@
 """How a model does on each source of a ``labels.csv`` set of single-instrument recordings (``real-samples``):
 top-1, the right name among its names, a wrong name among them, and no name at all, per source, each file
 scored as ``instrid predict`` scores it. A file's source is its name up to the trailing ``-N`` (and its
-articulation: ``bigcat-cello-pizz-3.flac`` -> ``bigcat-cello``).
+articulation: ``bigcat-cello-pizz-3.flac`` -> ``bigcat-cello``), as the ``real-samples`` files are named.
+Files that cannot be read are listed and left out.
 
     python scripts/source_report.py REAL_SAMPLES [--sources bigcat-cello,merryorks] [--run RUN]
 """
 
 import argparse
 import re
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from instrid.data import load_dataset
+from instrid.errors import AudioError
 from instrid.predict import Recognizer
 
 
@@ -31,8 +34,14 @@ def main():
     for clip in load_dataset(args.data):
         source = source_of(clip.path)
         if len(clip.labels) == 1 and (wanted is None or source in wanted):
-            p = recognizer.predict(clip.path)
+            try:
+                p = recognizer.predict(clip.path)
+            except AudioError as e:
+                print(f"skipped: {e}", file=sys.stderr)
+                continue
             rows[source].append((clip.labels[0], p.top.code if p.top else None, [x.code for x in p.labels]))
+    if wanted and wanted - set(rows):
+        print(f"no files of: {', '.join(sorted(wanted - set(rows)))}", file=sys.stderr)
     print(f"{'source':<20}{'files':>6}{'top-1':>12}{'right named':>14}{'wrong named':>14}{'unnamed':>9}  top-1 answers")
     for source, results in sorted(rows.items()):
         n = len(results)

@@ -3,7 +3,7 @@
 ``make_out_of_set.py --training`` and the kits of the out-of-set set. A gate ("no instrument where the mean is
 below g") helps only if every instrument class sits above every kit.
 
-    python scripts/voicing_study.py REAL_SAMPLES data/out-of-set
+    python scripts/voicing_study.py REAL_SAMPLES data/out-of-set      # needs hydrogen-drumkits (apt-get)
 """
 
 import argparse
@@ -21,7 +21,7 @@ from instrid.pitch import pyin
 sys.path.insert(0, str(Path(__file__).parent))
 import make_out_of_set
 
-SR, FRAME, HOP = 16_000, 1_024, 256  # the musicnn model's rate; 64 ms frames hold two periods of C2
+SR, FRAME, HOP = 16_000, 1_024, 256  # the musicnn model's rate; 64 ms frames hold four periods of C2
 
 
 def mean_voicing(y: np.ndarray) -> float:
@@ -46,6 +46,8 @@ def main():
         if clip.source.startswith("kit-"):
             groups[("test kits", clip.source.split("-")[1])].append(mean_voicing(audio.load_audio(clip.path, sr=SR)))
     for clip in load_dataset(args.real_samples):
+        if len(clip.labels) != 1:
+            continue
         groups[("real samples", clip.labels[0])].append(mean_voicing(audio.load_audio(clip.path, sr=SR)))
     print(f"{'set':<14}{'class or kit':<26}{'files':>6}{'10th pct':>10}{'median':>8}{'90th pct':>10}")
     for (where, what), values in sorted(groups.items()):

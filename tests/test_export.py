@@ -1,5 +1,6 @@
 import json
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -90,6 +91,11 @@ def test_runtime_choices_and_their_errors(tiny_run, monkeypatch, tmp_path):
     with pytest.raises(InstridError, match="pip install onnxruntime"):
         runtime.load_scorer(tiny_run, device="cpu", runtime="onnxruntime")
     assert runtime.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
+    monkeypatch.setenv("INSTRID_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setattr(runtime, "installed", lambda *modules: not {"onnx", "onnxscript"} & set(modules))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PyTorch without the exporter: PyTorch scores it, with no warning
+        assert runtime.load_scorer(tiny_run, device="cpu")[0].runtime == "torch"
     monkeypatch.undo()
     blocked = tmp_path / "file"
     blocked.write_text("")
@@ -115,6 +121,18 @@ def test_the_shipped_graph_is_the_shipped_weights(monkeypatch, tmp_path):
     mel = np.log10(1 + 10_000 * np.random.default_rng(0).gamma(0.5, 1e-3, size=(6, 1, 96, 187))).astype(np.float32)
     want = load_scorer(SHIPPED_RUN, device="cpu", precision="fp32", runtime="torch")[0].probabilities({"mel": mel})
     np.testing.assert_allclose(onnx_scorer.probabilities({"mel": mel}), want, atol=1e-5)
+
+
+def test_a_copy_of_the_shipped_folder_uses_its_graph(monkeypatch, tmp_path):
+    """`cp -r shipped runs/default` then --run runs/default: its model.onnx is the weights', so no PyTorch is needed."""
+    from instrid import runtime
+
+    copy = tmp_path / "default"
+    shutil.copytree(runtime.SHIPPED_RUN, copy)
+    monkeypatch.setenv("INSTRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runtime, "installed", lambda *modules: "torch" not in modules)  # a predict-only install
+    assert runtime.load_scorer(copy, device="cpu")[0].runtime == "onnxruntime"
+    assert not (tmp_path / "cache").exists()
 
 
 def test_musicnn_level_normalisation_exports_to_onnx():

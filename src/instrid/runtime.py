@@ -113,34 +113,44 @@ def onnx_session(path: Path, threads: int | None):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.enable_mem_pattern = False  # it plans memory per batch shape and keeps every plan: 1.8 GB, not 0.7
+    options.enable_mem_pattern = False  # it plans memory per batch shape and keeps every plan (1.8 GB for 5 min)
     if threads:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+class NoGraphError(InstridError):
+    """The run has no ONNX graph yet, and the packages that export one are not installed."""
+
+
 def _graph_session(run_dir: Path, run: dict, threads: int | None):
-    """A session of the run's graph: the one shipped beside the packaged model, the cached export, or a new
-    export into the cache (PyTorch and instrid[onnx] needed); a cached file that is torn or that this ONNX
-    Runtime cannot read is exported again."""
+    """A session of the run's graph: the ``model.onnx`` in its folder when that was exported from these weights
+    (the packaged model, or a copy of its folder), the cached export, or a new export into the cache (PyTorch
+    and instrid[onnx] needed); a cached file that is torn or that this ONNX Runtime cannot read is exported again."""
     from .export import cached_onnx, cached_onnx_path, weights_sha256
 
     weights = weights_sha256(run_dir)
-    shipped = run_dir / ONNX_FILE
-    if run_dir.resolve() == SHIPPED_RUN.resolve() and shipped.is_file():
-        session = onnx_session(shipped, threads)
-        if session.get_modelmeta().custom_metadata_map.get("weights_sha256") == weights:
+    beside = run_dir / ONNX_FILE
+    if beside.is_file():
+        try:
+            session = onnx_session(beside, threads)
+        except Exception:  # noqa: BLE001  (not a graph this ONNX Runtime can read: use the cache instead)
+            session = None
+        if session is not None and session.get_modelmeta().custom_metadata_map.get("weights_sha256") == weights:
             return session
     cached = cached_onnx_path(run, weights)
+    can_export = installed("torch", "onnx", "onnxscript")
     if cached.is_file():
         try:
             return onnx_session(cached, threads)
         except Exception:  # noqa: BLE001  (torn, or written by an exporter this ONNX Runtime cannot read)
+            if not can_export:
+                raise
             return onnx_session(cached_onnx(run_dir, run, again=True), threads)
-    if not installed("torch", "onnx", "onnxscript"):
-        raise InstridError(f"{run_dir}: its network has no ONNX export yet; making one needs PyTorch and the onnx packages: "
-                           "pip install 'instrid[onnx]' (once), or --runtime torch")  # fmt: skip
+    if not can_export:
+        raise NoGraphError(f"{run_dir}: its network has no ONNX export yet; making one (once) needs PyTorch and the "
+                           "onnx packages: pip install 'instrid[onnx]'")  # fmt: skip
     return onnx_session(cached_onnx(run_dir, run), threads)
 
 
@@ -177,13 +187,20 @@ def load_scorer(
     if uses_onnxruntime(runtime, device, precision) and not baseline:
         try:
             return load_onnx_scorer(run_dir, threads=threads)
-        except CheckpointError:
+        except NoGraphError:
+            if runtime != "auto" or not installed("torch"):
+                raise
+            # PyTorch is here and the onnx packages are not: score on PyTorch, as without ONNX Runtime
+        except InstridError:
             raise
         except Exception as e:  # noqa: BLE001  (an exporter or ONNX Runtime failure, a cache that cannot be written)
             reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             if runtime != "auto" or not installed("torch"):
-                raise InstridError(f"cannot run the network on ONNX Runtime ({reason}); use --runtime torch, or set "
-                                   "INSTRID_CACHE to a writable folder") from None  # fmt: skip
+                from .export import cache_dir
+
+                fix = "set INSTRID_CACHE to a writable folder" if isinstance(e, OSError) else f"delete {cache_dir() / 'onnx'}"
+                also = ", or use --runtime torch" if installed("torch") else ""
+                raise InstridError(f"cannot run the network on ONNX Runtime ({reason}); {fix}{also}") from None
             warnings.warn(f"running the network on PyTorch: ONNX Runtime could not ({reason})", stacklevel=2)
     if not installed("torch"):
         if device not in ("auto", "cpu"):
