@@ -1,4 +1,6 @@
-"""Convert the original musicnn MTT checkpoint (TF1, ISC licence) to the PyTorch port's safetensors file.
+"""Convert an original musicnn checkpoint (TF1, ISC licence) to the PyTorch port's safetensors file: the
+MagnaTagATune model (``MTT_musicnn``, the default) or the Million Song Dataset one (``MSD_musicnn``, the same
+network trained on about 200,000 songs' 30 s previews and their 50 most frequent Last.fm tags).
 
 Run once, in a throwaway environment that has the original package and TensorFlow:
 
@@ -6,6 +8,7 @@ Run once, in a throwaway environment that has the original package and TensorFlo
     /tmp/musicnn-env/bin/pip install tensorflow-cpu==2.21.0 safetensors numpy
     /tmp/musicnn-env/bin/pip install --no-deps musicnn==0.1.0
     /tmp/musicnn-env/bin/python scripts/convert_musicnn.py src/instrid/pretrained/musicnn_mtt.safetensors
+    /tmp/musicnn-env/bin/python scripts/convert_musicnn.py src/instrid/pretrained/musicnn_msd.safetensors MSD_musicnn
 
 It reads the checkpoint's variables (no graph is run) and renames them to ``instrid.models.musicnn.MusicnnMTT``'s
 state dict, transposing kernels from TensorFlow's (height, width, in, out) to PyTorch's (out, in, height, width).
@@ -74,8 +77,8 @@ def convert(checkpoint: str) -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
-    folder = Path(importlib.util.find_spec("musicnn").origin).parent / "MTT_musicnn"
-    out = Path(sys.argv[1])
+    out, model = Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "MTT_musicnn"
+    folder = Path(importlib.util.find_spec("musicnn").origin).parent / model
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(convert(str(folder) + "/"), str(out), metadata={"source": "musicnn==0.1.0 MTT_musicnn (ISC licence)"})
+    save_file(convert(str(folder) + "/"), str(out), metadata={"source": f"musicnn==0.1.0 {model} (ISC licence)"})
     print(f"wrote {out}")

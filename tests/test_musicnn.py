@@ -16,15 +16,17 @@ from instrid.models.musicnn import MTT_TAGS, MUSICNN_FRAMES, load_pretrained
 DATA = Path(__file__).parent / "data"
 
 
-def test_port_reproduces_the_original_tag_scores():
-    reference = json.loads((DATA / "musicnn-reference.json").read_text())
-    assert tuple(reference["tags"]) == MTT_TAGS
+@pytest.mark.parametrize("backbone, reference_file", [("mtt", "musicnn-reference.json"),
+                                                      ("msd", "musicnn-msd-reference.json")])
+def test_port_reproduces_the_original_tag_scores(backbone, reference_file):
+    reference = json.loads((DATA / reference_file).read_text())
+    assert len(reference["tags"]) == 50 and (backbone != "mtt" or tuple(reference["tags"]) == MTT_TAGS)
     y, sr = soundfile.read(DATA / "musicnn-fixture.wav", dtype="float32")
     assert sr == features.MUSICNN_MEL.sample_rate
     mel = features.log_mel(y, features.MUSICNN_MEL)  # (96, T)
     patches = [mel[:, i : i + MUSICNN_FRAMES] for i in range(0, mel.shape[1] - MUSICNN_FRAMES + 1, MUSICNN_FRAMES)]
     with torch.inference_mode():
-        scores = torch.sigmoid(load_pretrained()(torch.from_numpy(np.stack(patches))[:, None])).numpy()
+        scores = torch.sigmoid(load_pretrained(backbone)(torch.from_numpy(np.stack(patches))[:, None])).numpy()
     expected = np.array(reference["scores"])
     assert scores.shape == expected.shape == (2, 50)
     assert np.abs(scores - expected).max() < 1e-4
@@ -51,6 +53,36 @@ def test_the_mlp_head_has_one_hidden_layer_and_other_heads_are_refused():
     assert [type(m) for m in create_model("musicnn", n_classes=3, pretrained=False).classifier][-1] is torch.nn.Linear
     with pytest.raises(ParameterError, match="head 'deep'"):
         create_model("musicnn", n_classes=3, head="deep", pretrained=False)
+
+
+def test_presence_head_multiplies_every_class_and_learns_alone_from_clips_of_no_instrument():
+    """P(class) = P(an instrument plays) x P(class | an instrument plays); the instrument head gets no gradient
+    from a window of no instrument, the presence head gets one from every window."""
+    from instrid.errors import ParameterError
+    from instrid.train import presence_loss
+
+    model = create_model("musicnn", n_classes=3, head="mlp", hidden=8, pretrained=False, presence=True).eval()
+    e = torch.randn(4, 1506)
+    with torch.no_grad():
+        model.presence(e)  # eval mode: the standardisation's running statistics, as exported
+        logits, plays = model(embedding=e, parts=True)
+        combined = torch.sigmoid(model(embedding=e))
+    assert logits.shape == (4, 3) and plays.shape == (4,)
+    assert torch.allclose(combined, torch.sigmoid(logits) * torch.sigmoid(plays)[:, None], atol=1e-6)
+
+    targets = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0], [0, 0, 0]], np.float32)  # two windows of no instrument
+    loss_fn = presence_loss(np.concatenate([targets, targets[:1]]), "sigmoid")  # 3 with an instrument, 2 without
+    logits = torch.zeros(4, 3, requires_grad=True)
+    plays = torch.zeros(4, requires_grad=True)
+    loss_fn((logits, plays), torch.from_numpy(targets)).backward()
+    assert logits.grad[2:].abs().max() == 0 and logits.grad[:2].abs().min() > 0
+    assert (plays.grad[:2] < 0).all() and (plays.grad[2:] > 0).all()  # up where an instrument plays, else down
+    # a window with an instrument weighs (windows without) / (windows with) = 2/3 of one without: the kinds weigh alike
+    assert plays.grad[:2].sum().item() == pytest.approx(-2 / 3 * plays.grad[2:].sum().item())
+    with pytest.raises(ParameterError, match="no instrument"):
+        presence_loss(targets[:2], "sigmoid")
+    with pytest.raises(ParameterError, match="--loss sigmoid"):
+        presence_loss(targets, "softmax")
 
 
 def test_nuisance_projection_removes_library_offsets_and_keeps_classes():

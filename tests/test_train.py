@@ -207,10 +207,14 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
 
     from instrid.data import mix_recordings, render_dataset, uses_library
     from instrid.dataset import train_validation
+    from instrid.errors import ParameterError
     from instrid.evaluate import evaluate
     from instrid.libraries import adopt_rule, leave_one_library_out
+    from instrid.models import get_entry
     from instrid.predict import Recognizer
     from instrid.runtime import load_scorer
+    from instrid.store import ensure_features
+    from instrid.windows import load_windows
 
     data = tmp_path / "data"
     clips = render_dataset(data, size="tiny", seed=0, libraries=("fluid", "timgm"), progress=False)
@@ -277,6 +281,19 @@ def test_musicnn_head_with_sigmoid_loss_negatives_mixtures_and_leave_one_library
     assert len(list(cache.glob("embeddings-*"))) == 1
     scorer, _ = load_scorer(tmp_path / "nap", device="cpu", runtime="torch")
     assert torch.linalg.norm(scorer.model.nuisance).item() == pytest.approx(1.0, abs=1e-5)
+
+    # a presence head: learns from the negatives too, and is part of the network each runtime scores
+    gated = dataclasses.replace(config, model_config={"presence": True})
+    train(data, tmp_path / "gated", gated, cache=cache, extra_data=[negatives], progress=False)
+    entry = get_entry("musicnn")
+    packed = ensure_features(clips[:3], entry, cache, progress=False)
+    inputs, _ = load_windows(packed, [c.clip_id for c in clips[:3]], entry)
+    on_torch = load_scorer(tmp_path / "gated", device="cpu", precision="fp32", runtime="torch")[0]
+    assert on_torch.model.config.presence and on_torch.model.presence[1].weight.abs().sum() > 0
+    on_onnx = load_scorer(tmp_path / "gated", runtime="onnxruntime")[0]
+    assert np.abs(on_torch.probabilities(inputs) - on_onnx.probabilities(inputs)).max() < 1e-4
+    with pytest.raises(ParameterError, match="no instrument"):  # nothing to tell instruments from: refused
+        train(data, tmp_path / "ungated", gated, cache=cache, progress=False)
 
     # level-normalised windows have other embeddings: they get their own cache, and the run keeps the setting
     level = dataclasses.replace(config, model_config={"normalise_level": True})

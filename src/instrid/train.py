@@ -157,6 +157,8 @@ def train(
     val_split = make_split(packed, val_clips, entry, classes, hop=evaluation_hop(entry))
     stats = input_statistics(train_split.inputs, entry)
     model_config = entry.make_config(**{**config.model_config, "n_classes": len(classes)})
+    if getattr(model_config, "presence", False):
+        presence_loss(train_split.targets, config.loss)  # refuses data or a loss it cannot use, before any embedding
     run = previous or {
         "model": entry.name,
         "model_config": ckpt.config_to_dict(model_config),
@@ -226,7 +228,11 @@ def train(
 
 def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress):
     """The epoch loop; ``model`` is ``net`` or its DDP wrapper."""
-    loss_fn = nn.CrossEntropyLoss() if config.loss == "softmax" else nn.BCEWithLogitsLoss()
+    gated = getattr(getattr(net, "config", None), "presence", False)  # the loss takes both heads' outputs
+    if gated:
+        loss_fn = presence_loss(train_split.targets, config.loss)
+    else:
+        loss_fn = nn.CrossEntropyLoss() if config.loss == "softmax" else nn.BCEWithLogitsLoss()
     train_inputs = normalise(train_split.inputs, stats)
     labels = torch.from_numpy(train_split.labels if config.loss == "softmax" else train_split.targets)  # (N,) or (N, C)
     n = len(labels)
@@ -248,8 +254,8 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             batch = {k: v[idx] for k, v in train_inputs.items()}
             batch = add_mask_noise(batch, config.mask_noise_std, generator)
             with autocast(device, run["precision"]):
-                logits = model(**to_device(batch, device))
-            loss = loss_fn(logits.float(), labels[idx].to(device))
+                logits = model(**to_device(batch, device), **({"parts": True} if gated else {}))
+            loss = loss_fn(logits, labels[idx].to(device)) if gated else loss_fn(logits.float(), labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -276,6 +282,31 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             )
         synced = dd.broadcast({"history": run["history"], "best_epoch": run.get("best_epoch")})
         run.update(synced)
+
+
+def presence_loss(targets: np.ndarray, loss: str):
+    """The loss of a network with a presence head (``forward(parts=True)``: class logits (B, C), presence
+    logit (B,)): binary cross-entropy of the presence head against "some instrument is labelled", with the two
+    kinds weighted equally whatever their shares of the training windows (``targets``, (N, C)), plus the
+    instrument head's binary cross-entropy on the windows with an instrument only."""
+    plays = targets.max(axis=1) > 0
+    if loss != "sigmoid":
+        raise ParameterError("--set presence=true needs --loss sigmoid: a presence head scores clips of no instrument")
+    if plays.all() or not plays.any():
+        raise ParameterError("--set presence=true needs clips of no instrument and clips of one among the training "
+                             "data (e.g. --extra-data of scripts/make_out_of_set.py --training)")  # fmt: skip
+    presence_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(float((~plays).sum() / plays.sum())))
+    head_fn = nn.BCEWithLogitsLoss()
+
+    def loss_fn(outputs: tuple[torch.Tensor, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+        logits, presence = (x.float() for x in outputs)
+        labelled = y.amax(dim=1)  # (B,) 1 where an instrument plays
+        total = presence_fn(presence, labelled)
+        if labelled.any():
+            total = total + head_fn(logits[labelled > 0], y[labelled > 0])
+        return total
+
+    return loss_fn
 
 
 def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:

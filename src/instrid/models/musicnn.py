@@ -8,6 +8,8 @@ max and mean over time of everything before (753 x 2); batch norm, a 200-unit de
 tags. As in the original, every convolution is conv -> ReLU -> batch norm, with TensorFlow's epsilon 1e-3.
 The weights (``pretrained/musicnn_mtt.safetensors``, ISC licence) were converted from the original TF1
 checkpoint by ``scripts/convert_musicnn.py``; a test checks the port's tag scores against the original's.
+The same network trained on the Million Song Dataset (``MSD_musicnn``: about 200,000 songs and 50 Last.fm
+tags) is ``pretrained/musicnn_msd.safetensors``, checked the same way (``backbone="msd"``).
 
 ``MusicnnClassifier`` replaces the tag layer with an instrument head on the 1506-d pooled features or the
 200-d penultimate layer. With ``freeze`` only the head learns, so training computes each window's embedding
@@ -18,6 +20,11 @@ library to another (``fit_nuisance``) before the head sees them. ``normalise_lev
 loudness before the network: the level a recording was made at says nothing of its
 instrument, yet the sample libraries' median levels run from 7 to 24 dB (``scripts/library_levels.py``),
 rendered notes among the loudest.
+``presence`` adds a second head, a logistic regression on the embedding that tells whether an instrument plays
+at all. It learns from every training clip, the examples of no instrument (noise, drum kits, test signals,
+speech) among them, while the instrument head learns from the clips with an instrument only; a class's
+score is the product of the two (``forward``), so a sound that is no instrument gets low scores for every class
+without the instrument head having to bend its classes around it.
 """
 
 from __future__ import annotations
@@ -46,11 +53,15 @@ MTT_TAGS = (
 TF_EPSILON = 1e-3  # tf.layers.batch_normalization's default
 LEVEL_REFERENCE = 150.0  # a window's loudest frame after ``normalise_level`` (mel power): under rendered notes' medians
 EMBEDDINGS = ("pooled", "penultimate")
+PROBABILITY_EPS = 1e-6  # a gated class's probability is kept within [eps, 1 - eps], so its logit is finite
 HEADS = ("linear", "mlp")
 
 
-def weights_file():
-    return resources.files("instrid") / "pretrained" / "musicnn_mtt.safetensors"
+BACKBONES = {"mtt": "musicnn_mtt.safetensors", "msd": "musicnn_msd.safetensors"}  # the pretrained weights of each
+
+
+def weights_file(backbone: str = "mtt"):
+    return resources.files("instrid") / "pretrained" / BACKBONES[backbone]
 
 
 class FrequencyPooledConv(nn.Module):
@@ -132,17 +143,19 @@ def normalise_level(mel: torch.Tensor) -> torch.Tensor:
     return torch.log10(1 + 10_000 * power * gain)
 
 
-def load_pretrained() -> MusicnnMTT:
+def load_pretrained(backbone: str = "mtt") -> MusicnnMTT:
+    """The network with the weights of the MagnaTagATune (``"mtt"``) or Million Song Dataset (``"msd"``) model."""
     from safetensors.torch import load
 
     net = MusicnnMTT()
-    net.load_state_dict(load(weights_file().read_bytes()))
+    net.load_state_dict(load(weights_file(backbone).read_bytes()))
     return net.eval()
 
 
 @dataclass(frozen=True)
 class MusicnnConfig:
     n_classes: int = 11
+    backbone: str = "mtt"  # the pretrained weights: "mtt" (MagnaTagATune) or "msd" (Million Song Dataset)
     embedding: str = "pooled"  # the head's input: "pooled" (1506-d) or "penultimate" (200-d)
     freeze: bool = True  # train only the head; False fine-tunes the pretrained network too
     backbone_lr: float = 0.01  # when fine-tuning: the pretrained network's learning rate, relative to the head's
@@ -153,6 +166,7 @@ class MusicnnConfig:
     nuisance_dims: int = 0  # directions of between-library variation removed from the embedding (0: none)
     nuisance_min_windows: int = 5  # a (class, library) pair's windows needed for it to count in that fit
     normalise_level: bool = False  # every window brought to one loudness before the network (``normalise_level``)
+    presence: bool = False  # a second head: P(an instrument plays), which multiplies every class's probability
 
 
 class MusicnnClassifier(nn.Module):
@@ -160,9 +174,11 @@ class MusicnnClassifier(nn.Module):
         super().__init__()
         if config.embedding not in EMBEDDINGS:
             raise ParameterError(f"musicnn embedding {config.embedding!r}: choose one of {', '.join(EMBEDDINGS)}")
+        if config.backbone not in BACKBONES:
+            raise ParameterError(f"musicnn backbone {config.backbone!r}: choose one of {', '.join(BACKBONES)}")
         self.config = config
         on_meta = torch.empty(0).device.type == "meta"  # built to check a run's shapes: no weights to load
-        self.backbone = load_pretrained() if config.pretrained and not on_meta else MusicnnMTT()
+        self.backbone = load_pretrained(config.backbone) if config.pretrained and not on_meta else MusicnnMTT()
         if config.freeze:
             self.backbone.requires_grad_(False)
         width = self.backbone.pooled_dim if config.embedding == "pooled" else self.backbone.dense.out_features
@@ -177,6 +193,8 @@ class MusicnnClassifier(nn.Module):
             raise ParameterError(f"musicnn nuisance_dims must be >= 0, got {config.nuisance_dims}")
         if config.nuisance_dims and not config.freeze:
             raise ParameterError("musicnn nuisance_dims needs freeze=true: the directions are fitted on fixed embeddings")
+        if config.presence:  # logistic regression on the standardised embedding (train.py: ``presence_loss``)
+            self.presence = nn.Sequential(nn.BatchNorm1d(width, affine=False), nn.Linear(width, 1))
         if config.nuisance_dims:  # nuisance attribute projection (fit_nuisance): standardise, remove a subspace
             self.register_buffer("embedding_mean", torch.zeros(width))
             self.register_buffer("embedding_scale", torch.ones(width))
@@ -190,7 +208,8 @@ class MusicnnClassifier(nn.Module):
     def parameter_groups(self, lr: float) -> list[dict]:
         """The optimizer's parameter groups: the head at ``lr``; when fine-tuning, the pretrained network at
         ``lr * backbone_lr`` (a randomly initialised head's first gradients would otherwise wreck it)."""
-        groups = [{"params": list(self.classifier.parameters()), "lr": lr}]
+        head = [*self.classifier.parameters(), *(self.presence.parameters() if self.config.presence else ())]
+        groups = [{"params": head, "lr": lr}]
         if not self.config.freeze:
             groups.append({"params": list(self.backbone.parameters()), "lr": lr * self.config.backbone_lr})
         return groups
@@ -237,13 +256,24 @@ class MusicnnClassifier(nn.Module):
         for name, value in (("embedding_mean", mean), ("embedding_scale", scale), ("nuisance", directions)):
             getattr(self, name).copy_(torch.from_numpy(np.asarray(value, np.float32)))
 
-    def forward(self, mel: torch.Tensor | None = None, embedding: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, n_classes) of log-mel windows, or of their embeddings."""
+    def forward(
+        self, mel: torch.Tensor | None = None, embedding: torch.Tensor | None = None, parts: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, n_classes) of log-mel windows, or of their embeddings. With ``presence``, each class's
+        probability is P(an instrument plays) x P(the class | an instrument plays), returned as its logit;
+        ``parts`` returns the two heads' logits instead, (B, n_classes) and (B,), for training."""
         e = self.embed(mel) if embedding is None else embedding  # (B, D)
+        z = e
         if self.config.nuisance_dims:
             z = (e - self.embedding_mean) / self.embedding_scale
-            e = z - (z @ self.nuisance.T) @ self.nuisance
-        return self.classifier(e)
+            z = z - (z @ self.nuisance.T) @ self.nuisance
+        logits = self.classifier(z)
+        if not self.config.presence:
+            return logits
+        plays = self.presence(e)  # (B, 1), from the embedding before the projection
+        if parts:
+            return logits, plays[:, 0]
+        return torch.logit(torch.sigmoid(logits) * torch.sigmoid(plays), eps=PROBABILITY_EPS)
 
 
 @register(
