@@ -23,7 +23,8 @@ from instrid.libraries import library_clips
 from instrid.models import get_entry
 from instrid.models.musicnn import BACKBONES, MusicnnClassifier, MusicnnConfig
 from instrid.store import ensure_features
-from instrid.train import embed_split, embedding_key, extra_clips, make_split
+from instrid.train import embed_split, embedding_store, extra_clips, make_split
+from instrid.windows import mean_by_clip
 
 
 def main():
@@ -44,14 +45,13 @@ def main():
     accuracy = {}
     for backbone in BACKBONES:
         net = MusicnnClassifier(MusicnnConfig(backbone=backbone, normalise_level=True)).eval()
-        store = cache / f"embeddings-{embedding_key(net, 'fp32')}"
+        store = embedding_store(cache, net, "fp32")
         x = embed_split(net, split, torch.device("cpu"), "fp32", store).inputs["embedding"]  # (N, 1506)
         for name in by_library:
             out = library == name
             model = make_pipeline(StandardScaler(), LogisticRegression(C=args.c, max_iter=300)).fit(x[~out], split.labels[~out])
-            probs = model.predict_proba(x[out])  # (windows, classes seen)
             owners, index = np.unique(split.clip_index[out], return_inverse=True)
-            per_clip = np.stack([probs[index == i].mean(axis=0) for i in range(len(owners))])
+            per_clip = mean_by_clip(model.predict_proba(x[out]), index, len(owners))  # (clips, classes seen)
             predicted = model.classes_[per_clip.argmax(axis=1)]
             accuracy[backbone, name] = float(np.mean(predicted == split.clip_labels[owners]))
     print(f"{'held-out library':32s} {'clips':>5s}  " + "  ".join(f"{b:>6s}" for b in BACKBONES))

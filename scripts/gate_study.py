@@ -29,7 +29,8 @@ from instrid.libraries import library_clips
 from instrid.models import get_entry
 from instrid.models.musicnn import MusicnnClassifier, MusicnnConfig
 from instrid.store import ensure_features
-from instrid.train import embed_split, embedding_key, extra_clips, make_split
+from instrid.train import embed_split, embedding_store, extra_clips, make_split
+from instrid.windows import mean_by_clip
 
 GATES = (0.1, 0.2, 0.3, 0.5)
 
@@ -38,12 +39,7 @@ def embeddings(clips, entry, net, cache: Path, classes):
     packed = ensure_features(clips, entry, cache, progress=True)
     clips = [c for c in clips if c.clip_id in packed]
     split = make_split(packed, clips, entry, classes, hop=entry.window)
-    store = cache / f"embeddings-{embedding_key(net, 'fp32')}"
-    return clips, embed_split(net, split, torch.device("cpu"), "fp32", store)
-
-
-def clip_mean(window_scores: np.ndarray, clip_index: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount(clip_index, window_scores, n) / np.maximum(np.bincount(clip_index, minlength=n), 1)
+    return clips, embed_split(net, split, torch.device("cpu"), "fp32", embedding_store(cache, net, "fp32"))
 
 
 def main():
@@ -68,22 +64,22 @@ def main():
 
     by_library = library_clips(clips, "solo+mix")
     index = {c.clip_id: i for i, c in enumerate(clips)}
-    silenced = collections.defaultdict(lambda: np.zeros(len(GATES)))
-    total = collections.Counter()
+    silenced, total = np.zeros(len(GATES)), 0  # held-out instrument clips below each gate, and all of them
     print(f"{'held-out library':32s} {'clips':>5s}  " + "  ".join(f"silenced@{g}" for g in GATES))
     for library, held in by_library.items():
         out = np.array([uses_library(c, library) for c in clips])[split.clip_index]
         model = fit(~out)
         rows = np.isin(split.clip_index, [index[c.clip_id] for c in held])
-        scores = clip_mean(model.predict_proba(x[rows])[:, 1], np.unique(split.clip_index[rows], return_inverse=True)[1], len(held))
-        shares = [(scores < g).mean() for g in GATES]
-        silenced["all"] += [(scores < g).sum() for g in GATES]
-        total["all"] += len(held)
-        print(f"{library[:32]:32s} {len(held):5d}  " + "  ".join(f"{s:11.1%}" for s in shares), flush=True)
-    print(f"{'all held-out instrument clips':32s} {total['all']:5d}  " + "  ".join(f"{s / total['all']:11.1%}" for s in silenced["all"]))
+        owners = np.unique(split.clip_index[rows], return_inverse=True)[1]
+        scores = mean_by_clip(model.predict_proba(x[rows])[:, 1:], owners, len(held))[:, 0]  # (held,)
+        silenced, total = silenced + [(scores < g).sum() for g in GATES], total + len(held)
+        shares = "  ".join(f"{(scores < g).mean():11.1%}" for g in GATES)
+        print(f"{library[:32]:32s} {len(held):5d}  {shares}", flush=True)
+    print(f"{'all held-out instrument clips':32s} {total:5d}  " + "  ".join(f"{s / total:11.1%}" for s in silenced))
 
     model = fit(np.ones(len(x), bool))
-    scores = clip_mean(model.predict_proba(test_split.inputs["embedding"])[:, 1], test_split.clip_index, len(test))
+    plays = model.predict_proba(test_split.inputs["embedding"])[:, 1:]  # (windows, 1)
+    scores = mean_by_clip(plays, test_split.clip_index, len(test))[:, 0]
     kinds = collections.defaultdict(list)
     for c, s in zip(test, scores):
         kinds[c.source.rsplit("-", 1)[0]].append(s)

@@ -157,8 +157,8 @@ def train(
     val_split = make_split(packed, val_clips, entry, classes, hop=evaluation_hop(entry))
     stats = input_statistics(train_split.inputs, entry)
     model_config = entry.make_config(**{**config.model_config, "n_classes": len(classes)})
-    if getattr(model_config, "presence", False):
-        presence_loss(train_split.targets, config.loss)  # refuses data or a loss it cannot use, before any embedding
+    # a presence head's loss takes both heads' outputs; built here, it refuses data it cannot learn from before any work
+    gated_loss = presence_loss(train_split.targets, config.loss) if getattr(model_config, "presence", False) else None
     run = previous or {
         "model": entry.name,
         "model_config": ckpt.config_to_dict(model_config),
@@ -198,7 +198,7 @@ def train(
         groups = net.parameter_groups(config.lr) if hasattr(net, "parameter_groups") else [p for p in net.parameters() if p.requires_grad]
         optimizer = make_optimizer(config.optimizer, groups, config.lr, config.weight_decay)
         if getattr(net, "embeds_once", False):  # a frozen pretrained network: its embeddings are computed once
-            store = Path(cache) / f"embeddings-{embedding_key(net, run['precision'])}"
+            store = embedding_store(cache, net, run["precision"])
             train_split, val_split = (embed_split(net, split, device, run["precision"], store) for split in (train_split, val_split))
             if getattr(net.config, "nuisance_dims", 0) and not run["history"]:  # a resumed run has it in its weights
                 library = {c.clip_id: c.source for c in train_clips}
@@ -209,7 +209,8 @@ def train(
             tensors = ckpt.load_weights(out_dir / ckpt.OPTIMIZER_STATE)
             optimizer.load_state_dict(ckpt.unflatten_state(run["optimizer_state"], tensors))
         model = nn.parallel.DistributedDataParallel(net) if dd.world > 1 else net
-        _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress)
+        _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress,
+             gated_loss)  # fmt: skip
         if dd.main:
             net.load_state_dict(ckpt.load_weights(out_dir / ckpt.BEST_WEIGHTS))
         model = net.eval()
@@ -226,13 +227,11 @@ def train(
     return run
 
 
-def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress):
-    """The epoch loop; ``model`` is ``net`` or its DDP wrapper."""
-    gated = getattr(getattr(net, "config", None), "presence", False)  # the loss takes both heads' outputs
-    if gated:
-        loss_fn = presence_loss(train_split.targets, config.loss)
-    else:
-        loss_fn = nn.CrossEntropyLoss() if config.loss == "softmax" else nn.BCEWithLogitsLoss()
+def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stats, classes, device, dd, out_dir, progress,
+         gated_loss=None):  # fmt: skip
+    """The epoch loop; ``model`` is ``net`` or its DDP wrapper; ``gated_loss``: a presence head's loss."""
+    gated = gated_loss is not None
+    loss_fn = gated_loss or (nn.CrossEntropyLoss() if config.loss == "softmax" else nn.BCEWithLogitsLoss())
     train_inputs = normalise(train_split.inputs, stats)
     labels = torch.from_numpy(train_split.labels if config.loss == "softmax" else train_split.targets)  # (N,) or (N, C)
     n = len(labels)
@@ -255,7 +254,7 @@ def _fit(model, net, optimizer, entry, config, run, train_split, val_split, stat
             batch = add_mask_noise(batch, config.mask_noise_std, generator)
             with autocast(device, run["precision"]):
                 logits = model(**to_device(batch, device), **({"parts": True} if gated else {}))
-            loss = loss_fn(logits, labels[idx].to(device)) if gated else loss_fn(logits.float(), labels[idx].to(device))
+            loss = loss_fn(logits if gated else logits.float(), labels[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -312,6 +311,11 @@ def presence_loss(targets: np.ndarray, loss: str):
 def extra_clips(folders: Sequence[str | Path]) -> list[Clip]:
     """Every clip of ``folders`` as a training clip, its id prefixed with the folder's name."""
     return [dataclasses.replace(c, clip_id=f"{Path(folder).name}-{c.clip_id}", split="train") for folder in folders for c in load_dataset(folder)]
+
+
+def embedding_store(cache: str | Path, net, precision: str) -> Path:
+    """The folder of a frozen network's cached embeddings under a feature ``cache`` (``embed_split``)."""
+    return Path(cache) / f"embeddings-{embedding_key(net, precision)}"
 
 
 def embedding_key(net, precision: str) -> str:
