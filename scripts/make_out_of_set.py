@@ -14,8 +14,14 @@ Writes OUT/*.flac and OUT/labels.csv. Deterministic.
 
     python scripts/make_out_of_set.py data/out-of-set      # needs espeak-ng, hydrogen-drumkits, avldrums.lv2-soundfont (apt-get)
     INSTRID_SOUNDFONT_DIR=data/soundfonts python scripts/make_out_of_set.py --training data/negatives  # needs flite
+    INSTRID_SOUNDFONT_DIR=data/soundfonts python scripts/make_out_of_set.py --training --kinds noise,drums,speech data/backgrounds
+
+``--kinds`` keeps only the sounds of those kinds (the name up to its first ``-``), the same files as without it:
+the shipped recipe's mixtures are laid over noise, General MIDI kits and speech only, while its presence head
+learns from all the negatives.
 """
 
+import argparse
 import shutil
 import subprocess
 import sys
@@ -201,8 +207,12 @@ def training_sounds() -> dict[str, np.ndarray]:
     return sounds
 
 
-def main(out: Path, training: bool = False):
+def main(out: Path, training: bool = False, kinds: set[str] | None = None):
     sounds = training_sounds() if training else test_sounds()
+    if kinds is not None:
+        sounds = {name: y for name, y in sounds.items() if name.split("-", 1)[0] in kinds}
+        if not sounds:
+            sys.exit(f"make_out_of_set: no sounds of the kinds {','.join(sorted(kinds))}; kinds are e.g. noise, drums, speech, kit, sine")
     out.mkdir(parents=True, exist_ok=True)
     for name, y in sounds.items():
         soundfile.write(out / f"{name}.flac", np.clip(y, -1, 1), RENDER_SR, subtype="PCM_16")
@@ -240,5 +250,9 @@ def test_sounds() -> dict[str, np.ndarray]:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--training"]
-    main(Path(args[0] if args else "data/out-of-set"), training="--training" in sys.argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, nargs="?", default=Path("data/out-of-set"))
+    parser.add_argument("--training", action="store_true", help="negative examples for training instead of the test set")
+    parser.add_argument("--kinds", default=None, help="comma-separated kinds to keep (e.g. noise,drums,speech)")
+    args = parser.parse_args()
+    main(args.out, training=args.training, kinds=set(args.kinds.split(",")) if args.kinds else None)

@@ -27,9 +27,10 @@ RECIPES = {
     "default": Recipe(
         render={"size": "medium", "seed": 0, "augment_prob": 0.5, "libraries": ("fluid", "timgm", "musescore", "merlin", "sfgm")},
         train=TrainConfig(model="musicnn", epochs=40, batch_size=64, lr=1e-3, weight_decay=0.01, patience=10, loss="sigmoid",
-                          model_config={"nuisance_dims": 6, "head": "mlp", "normalise_level": True}),  # fmt: skip
+                          model_config={"nuisance_dims": 6, "head": "mlp", "normalise_level": True, "presence": True}),  # fmt: skip
         summary="the shipped model: an instrument head (one hidden layer, sigmoid) on the pretrained musicnn, every "
-        "window brought to one loudness before it, with 6 directions of between-library variation projected out, "
+        "window brought to one loudness before it, with 6 directions of between-library variation projected out, and a "
+        "presence head (P(an instrument plays), learnt from the sounds with no instrument too) multiplying every class, "
         "trained on rendered solo notes and IRMAS-like mixes from five sample libraries (half with reverb/EQ/noise), "
         "plus the --extra-data folders (real recordings; sounds with no instrument; sung phrases from `instrid sing`; "
         "mixtures from `instrid mix`; notes rendered from FreePats, a sixth library)",
