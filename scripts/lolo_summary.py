@@ -39,9 +39,10 @@ def figures(folder: Path, leave_out: set[str]) -> dict[str, float]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path, help="instrid lolo --out folders")
-    parser.add_argument("--leave-out", action="append", default=[], help="a library not to count (repeatable)")
+    parser.add_argument("--leave-out", action="append", default=[], help="libraries not to count, comma-separated (repeatable)")
     args = parser.parse_args()
-    rows = [figures(folder, set(args.leave_out)) for folder in args.folders]
+    leave_out = {name for names in args.leave_out for name in names.split(",")}
+    rows = [figures(folder, leave_out) for folder in args.folders]
     for name in rows[0]:
         values = np.array([row[name] for row in rows]) * 100
         spread = f" = {values.mean():.1f} % ± {values.std(ddof=1):.1f}" if len(values) > 1 else ""
