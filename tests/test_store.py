@@ -68,3 +68,19 @@ def test_clean_mask_is_derived_from_the_stored_track_when_windows_are_cut():
     assert np.array_equal(clean_mask, features.pitch_mask(repaired, np.isfinite(repaired)))
     assert np.array_equal(clip_windows(arrays, noisy, hop=100)["mask"][0, 0], features.pitch_mask(f0, np.isfinite(f0)))
     assert clean_mask[:, 90:92].sum() == 0 and clean_mask[:, 50].argmax() == features.mel_bin_of(np.array(440.0))
+
+
+def test_pack_holds_no_more_files_open_than_one_clip(tmp_path, clips):
+    """Packing 40 clips under a limit of 30 open files: each clip's file is closed once read."""
+    resource = pytest.importorskip("resource")
+    store = FeatureStore(tmp_path / "cache")
+    store.extract(clips[:1], workers=1, progress=False)
+    for i in range(40):
+        store.clip_file(f"copy{i}").write_bytes(store.clip_file("a").read_bytes())
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (30, hard))
+    try:
+        store.pack([f"copy{i}" for i in range(40)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(store.open()) == 40

@@ -96,12 +96,12 @@ class FeatureStore:
     def pack(self, clip_ids: Sequence[str]) -> None:
         """Concatenate the cached clips ``clip_ids`` (those that exist) into the memory-mappable ``packed/``."""
         present = [cid for cid in clip_ids if self.clip_file(cid).exists()]
-        loaded = [np.load(self.clip_file(cid)) for cid in present]
         spec = self.config.frontend
+        fields = [spec.field, "f0", "voiced_prob"] if self.config.pitch else [spec.field]
+        loaded = [_read_fields(self.clip_file(cid), fields) for cid in present]  # each file closed once read
         lengths = [z[spec.field].shape[1] for z in loaded]
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist() if lengths else []
         packed = self.dir / "packed"
-        fields = [spec.field, "f0", "voiced_prob"] if self.config.pitch else [spec.field]
         for field in fields:
             parts = [z[field].T if field == spec.field else z[field] for z in loaded]  # frames as (T, dim)
             empty = np.zeros((0, spec.dim) if field == spec.field else 0, dtype=np.float32)
@@ -115,6 +115,11 @@ class FeatureStore:
         if not (self.dir / "packed" / "index.json").exists():
             raise DataError(f"{self.dir}: no packed features; run `instrid features` on this dataset first")
         return PackedFeatures(self.dir / "packed", self.config)
+
+
+def _read_fields(path: Path, fields: Sequence[str]) -> dict[str, np.ndarray]:
+    with np.load(path) as z:
+        return {field: z[field] for field in fields}
 
 
 class PackedFeatures:
