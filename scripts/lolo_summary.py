@@ -4,7 +4,7 @@ libraries, and the accuracy pooled over the recorded libraries' clips (for the f
 real samples each scored with its source left out), each class's top-1 pooled over the folds' clips, and, for
 a sigmoid run, the precision and recall on the held-out mixtures (the mixtures that use a fold's library, each
 part from it a positive and each class not in the mixture a negative, named at the fold's own θ; pooled over
-the folds); then mean ± std over the folders.
+the folds) and how often each class is named in one it is not in; then mean ± std over the folders.
 
     python scripts/lolo_summary.py runs/lolo-s0 runs/lolo-s1 runs/lolo-s2 --leave-out instrid-singing
 """
@@ -21,7 +21,21 @@ from instrid.libraries import HELD_OUT_FILE, RESULT_FILE
 from instrid.thresholds import counts, precision_recall
 
 
-def figures(folder: Path, leave_out: set[str]) -> dict[str, float]:
+def held_out_mixtures(fold: Path, n_clips: int, same_as: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """A fold's held-out mixtures' scores and targets (M, C), which ``held-out.npz`` keeps after its ``n_clips``
+    single-label clips; with ``same_as``, only as many as that fold scored (a run whose extra data begins with
+    the same folders scores the same mixtures first: checked on their targets)."""
+    held = np.load(fold / HELD_OUT_FILE)
+    scores, targets = held["scores"][n_clips:], held["targets"][n_clips:]
+    if same_as is not None:
+        other = np.load(same_as / HELD_OUT_FILE)["targets"][n_clips:]
+        if len(other) > len(targets) or not (targets[: len(other)] == other).all():
+            raise SystemExit(f"{fold}: its held-out mixtures do not begin with those of {same_as}")
+        scores, targets = scores[: len(other)], targets[: len(other)]
+    return scores, targets
+
+
+def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> dict[str, float]:
     results = json.loads((folder / RESULT_FILE).read_text())["libraries"]
     results = {name: r for name, r in results.items() if name not in leave_out}
     soundfonts = [r for name, r in results.items() if name in LIBRARIES]
@@ -33,14 +47,16 @@ def figures(folder: Path, leave_out: set[str]) -> dict[str, float]:
             right[code], total[code] = right.get(code, 0) + k, total.get(code, 0) + n
     mixtures = {}
     if all((folder / name / HELD_OUT_FILE).is_file() for name in results):
-        tp = fp = fn = 0
+        tp = fp = fn = negatives = 0
         for name, r in results.items():
-            held = np.load(folder / name / HELD_OUT_FILE)
-            scores, targets = held["scores"][r["clips"] :], held["targets"][r["clips"] :]  # the mixtures come after the clips
+            scores, targets = held_out_mixtures(folder / name, r["clips"], same_as and same_as / name)
             theta = read_run(folder / name)["threshold"]["value"]
-            tp, fp, fn = (a + np.sum(b) for a, b in zip((tp, fp, fn), counts(scores >= theta, targets)))
+            tp, fp, fn = (a + b for a, b in zip((tp, fp, fn), counts(scores >= theta, targets)))  # each (C,)
+            negatives = negatives + np.sum(targets == 0, axis=0)
         precision, recall = precision_recall(tp, fp, fn)
         mixtures = {"held-out mixtures, precision": precision, "held-out mixtures, recall": recall}
+        labels = np.load(folder / next(iter(results)) / HELD_OUT_FILE)["labels"]
+        mixtures |= {f"{code} named, not in the mixture": f / max(n, 1) for code, f, n in zip(labels, fp, negatives)}
     return {
         "mean over the libraries": np.mean([r["accuracy"] for r in results.values()]),
         "SoundFonts": np.mean([r["accuracy"] for r in soundfonts]),
@@ -55,13 +71,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path, help="instrid lolo --out folders")
     parser.add_argument("--leave-out", action="append", default=[], help="libraries not to count, comma-separated (repeatable)")
+    parser.add_argument("--same-mixtures-as", type=Path, help="count only the held-out mixtures this lolo folder scored "
+                        "(to compare runs whose extra data adds mixtures after the same folders)")
     args = parser.parse_args()
     leave_out = {name for names in args.leave_out for name in names.split(",")}
-    rows = [figures(folder, leave_out) for folder in args.folders]
+    rows = [figures(folder, leave_out, args.same_mixtures_as) for folder in args.folders]
     for name in rows[0]:
         values = np.array([row[name] for row in rows]) * 100
         spread = f" = {values.mean():.1f} % ± {values.std(ddof=1):.1f}" if len(values) > 1 else ""
-        print(f"{name:30s} {', '.join(f'{v:.1f} %' for v in values)}{spread}")
+        print(f"{name:32s} {', '.join(f'{v:.1f} %' for v in values)}{spread}")
 
 
 if __name__ == "__main__":
