@@ -7,6 +7,7 @@ part from it a positive and each class not in the mixture a negative, named at t
 the folds) and how often each class is named in one it is not in; then mean ± std over the folders.
 
     python scripts/lolo_summary.py runs/lolo-s0 runs/lolo-s1 runs/lolo-s2 --leave-out instrid-singing
+    python scripts/lolo_summary.py runs/more-mixtures-s0 --leave-out instrid-singing --same-mixtures-as runs/lolo-s0
 """
 
 import argparse
