@@ -71,9 +71,15 @@ def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> d
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folders", nargs="+", type=Path, help="instrid lolo --out folders")
-    parser.add_argument("--leave-out", action="append", default=[], help="libraries not to count, comma-separated (repeatable)")
-    parser.add_argument("--same-mixtures-as", type=Path, help="count only the held-out mixtures this lolo folder scored "
-                        "(to compare runs whose extra data adds mixtures after the same folders)")
+    parser.add_argument(
+        "--leave-out", action="append", default=[], help="libraries not to count, comma-separated (repeatable)"
+    )
+    parser.add_argument(
+        "--same-mixtures-as",
+        type=Path,
+        help="count only the held-out mixtures this lolo folder scored "
+        "(to compare runs whose extra data adds mixtures after the same folders)",
+    )
     args = parser.parse_args()
     leave_out = {name for names in args.leave_out for name in names.split(",")}
     rows = [figures(folder, leave_out, args.same_mixtures_as) for folder in args.folders]

@@ -31,7 +31,9 @@ def main():
     for theta in THETAS:
         named = scores >= theta
         right = np.sum(named & present)
-        print(f"θ {theta:.2f}: names right {right / max(named.sum(), 1):.1%}, instruments found {right / present.sum():.1%}")
+        print(
+            f"θ {theta:.2f}: names right {right / max(named.sum(), 1):.1%}, instruments found {right / present.sum():.1%}"
+        )
     k = present.sum(axis=1)
     top = np.argsort(-scores, axis=1)
     found = sum(present[i, top[i, : k[i]]].sum() for i in range(len(clips)))
