@@ -22,18 +22,22 @@ from instrid.libraries import HELD_OUT_FILE, RESULT_FILE
 from instrid.thresholds import counts, precision_recall
 
 
-def held_out_mixtures(fold: Path, n_clips: int, same_as: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """A fold's held-out mixtures' scores and targets (M, C), which ``held-out.npz`` keeps after its ``n_clips``
-    single-label clips; with ``same_as``, only as many as that fold scored (a run whose extra data begins with
-    the same folders scores the same mixtures first: checked on their targets)."""
+def held_out_mixtures(fold: Path, n_clips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A fold's class labels (C,) and its held-out mixtures' scores and targets (M, C), which ``held-out.npz``
+    keeps after its ``n_clips`` single-label clips."""
     held = np.load(fold / HELD_OUT_FILE)
-    scores, targets = held["scores"][n_clips:], held["targets"][n_clips:]
-    if same_as is not None:
-        other = np.load(same_as / HELD_OUT_FILE)["targets"][n_clips:]
-        if len(other) > len(targets) or not (targets[: len(other)] == other).all():
-            raise SystemExit(f"{fold}: its held-out mixtures do not begin with those of {same_as}")
-        scores, targets = scores[: len(other)], targets[: len(other)]
-    return scores, targets
+    return held["labels"], held["scores"][n_clips:], held["targets"][n_clips:]
+
+
+def same_mixtures(fold: Path, n_clips: int, other: Path, other_clips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``held_out_mixtures`` of ``fold``, only as many as ``other`` (a fold of another run) scored: a run whose
+    extra data begins with the same folders scores the same mixtures first, which is checked on their targets."""
+    labels, scores, targets = held_out_mixtures(fold, n_clips)
+    other_labels, _, other_targets = held_out_mixtures(other, other_clips)
+    m = len(other_targets)
+    if list(labels) != list(other_labels) or m > len(targets) or not (targets[:m] == other_targets).all():
+        raise SystemExit(f"{fold}: its held-out mixtures do not begin with those of {other}")
+    return labels, scores[:m], targets[:m]
 
 
 def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> dict[str, float]:
@@ -48,15 +52,25 @@ def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> d
             right[code], total[code] = right.get(code, 0) + k, total.get(code, 0) + n
     mixtures = {}
     if all((folder / name / HELD_OUT_FILE).is_file() for name in results):
+        other_clips = same_as and {
+            k: r["clips"] for k, r in json.loads((same_as / RESULT_FILE).read_text())["libraries"].items()
+        }
         tp = fp = fn = negatives = 0
+        labels = None
         for name, r in results.items():
-            scores, targets = held_out_mixtures(folder / name, r["clips"], same_as and same_as / name)
-            theta = read_run(folder / name)["threshold"]["value"]
+            if same_as:
+                fold_labels, scores, targets = same_mixtures(
+                    folder / name, r["clips"], same_as / name, other_clips[name]
+                )
+            else:
+                fold_labels, scores, targets = held_out_mixtures(folder / name, r["clips"])
+            if labels is not None and list(fold_labels) != list(labels):
+                raise SystemExit(f"{folder / name}: its classes are not those of the other folds")
+            labels, theta = fold_labels, read_run(folder / name)["threshold"]["value"]
             tp, fp, fn = (a + b for a, b in zip((tp, fp, fn), counts(scores >= theta, targets)))  # each (C,)
             negatives = negatives + np.sum(targets == 0, axis=0)
         precision, recall = precision_recall(tp, fp, fn)
         mixtures = {"held-out mixtures, precision": precision, "held-out mixtures, recall": recall}
-        labels = np.load(folder / next(iter(results)) / HELD_OUT_FILE)["labels"]
         mixtures |= {f"{code} named, not in the mixture": f / max(n, 1) for code, f, n in zip(labels, fp, negatives)}
     return {
         "mean over the libraries": np.mean([r["accuracy"] for r in results.values()]),
@@ -83,7 +97,12 @@ def main():
     args = parser.parse_args()
     leave_out = {name for names in args.leave_out for name in names.split(",")}
     rows = [figures(folder, leave_out, args.same_mixtures_as) for folder in args.folders]
-    for name in rows[0]:
+    for name in dict.fromkeys(key for row in rows for key in row):
+        if any(name not in row for row in rows):
+            print(
+                f"{name:32s} (not in every folder: {', '.join(str(f) for f, row in zip(args.folders, rows) if name not in row)})"
+            )
+            continue
         values = np.array([row[name] for row in rows]) * 100
         spread = f" = {values.mean():.1f} % ± {values.std(ddof=1):.1f}" if len(values) > 1 else ""
         print(f"{name:32s} {', '.join(f'{v:.1f} %' for v in values)}{spread}")
