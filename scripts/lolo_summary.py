@@ -3,7 +3,7 @@
 libraries, and the accuracy pooled over the recorded libraries' clips (for the folds of the shipped recipe, the
 real samples each scored with its source left out), each class's top-1 pooled over the folds' clips, and, for
 a sigmoid run, the precision and recall on the held-out mixtures (the mixtures that use a fold's library, each
-part from it a positive and each class not in the mixture a negative, named at the fold's own θ; pooled over
+part from it a positive and each class not in the mixture a negative, named by the fold's own rule; pooled over
 the folds) and how often each class is named in one it is not in; then mean ± std over the folders.
 
     python scripts/lolo_summary.py runs/lolo-s0 runs/lolo-s1 runs/lolo-s2 --leave-out instrid-singing
@@ -19,7 +19,7 @@ import numpy as np
 from instrid.checkpoint import read_run
 from instrid.data.render import LIBRARIES
 from instrid.libraries import HELD_OUT_FILE, RESULT_FILE
-from instrid.thresholds import counts, precision_recall
+from instrid.thresholds import class_thresholds, counts, named, precision_recall
 
 
 def held_out_mixtures(fold: Path, n_clips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -66,8 +66,9 @@ def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> d
                 fold_labels, scores, targets = held_out_mixtures(folder / name, r["clips"])
             if labels is not None and list(fold_labels) != list(labels):
                 raise SystemExit(f"{folder / name}: its classes are not those of the other folds")
-            labels, theta = fold_labels, read_run(folder / name)["threshold"]["value"]
-            tp, fp, fn = (a + b for a, b in zip((tp, fp, fn), counts(scores >= theta, targets)))  # each (C,)
+            labels, rule = fold_labels, read_run(folder / name)["threshold"]
+            chosen = named(scores, class_thresholds(rule, labels), rule.get("relative", 0.0))
+            tp, fp, fn = (a + b for a, b in zip((tp, fp, fn), counts(chosen, targets)))  # each (C,)
             negatives = negatives + np.sum(targets == 0, axis=0)
         precision, recall = precision_recall(tp, fp, fn)
         mixtures = {"held-out mixtures, precision": precision, "held-out mixtures, recall": recall}

@@ -14,6 +14,7 @@ import numpy as np
 from instrid.data import load_dataset
 from instrid.labels import full_name
 from instrid.predict import Recognizer
+from instrid.thresholds import class_thresholds, counts, named, precision_recall
 
 THETAS = (0.2, 0.3, 0.4, 0.5)
 
@@ -29,20 +30,16 @@ def main():
     present = np.array([[code in c.labels for code in recognizer.labels] for c in clips])  # (N, C) bool
     print(f"{len(clips)} mixtures, {present.sum()} instruments")
     for theta in THETAS:
-        named = scores >= theta
-        right = np.sum(named & present)
-        print(
-            f"θ {theta:.2f}: names right {right / max(named.sum(), 1):.1%}, instruments found {right / present.sum():.1%}"
-        )
+        precision, recall = precision_recall(*counts(scores >= theta, present))
+        print(f"θ {theta:.2f}: names right {precision:.1%}, instruments found {recall:.1%}")
     k = present.sum(axis=1)
     top = np.argsort(-scores, axis=1)
     found = sum(present[i, top[i, : k[i]]].sum() for i in range(len(clips)))
     print(f"the top k classes, k the true count: {found / present.sum():.1%} found (and right)")
-    named = scores >= recognizer.threshold
-    print(f"named in a mixture it is not in (at the run's θ {recognizer.threshold:.2f}):")
+    chosen = named(scores, class_thresholds(recognizer.run["threshold"], recognizer.labels), recognizer.relative)
+    print("named in a mixture it is not in (by the run's own rule, as instrid predict names):")
     for c, code in enumerate(recognizer.labels):
-        absent = ~present[:, c]
-        print(f"  {full_name(code):<18}{np.mean(named[absent, c]):6.1%}")
+        print(f"  {full_name(code):<18}{np.mean(chosen[~present[:, c], c]):6.1%}")
 
 
 if __name__ == "__main__":
