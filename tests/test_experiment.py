@@ -17,10 +17,12 @@ from instrid.experiment.stats import mean_std, pm, verdict
 def test_mean_std_and_verdicts_by_hand():
     assert mean_std([0.5, 0.7]) == pytest.approx((0.6, 0.1414213), abs=1e-6)  # sample std: sqrt(0.02 / 1)
     assert pm([0.5, 0.7]) == "60.0 ± 14.1" and pm([]) == "–" and pm([0.25]) == "25.0"
-    assert verdict([0.9, 0.8], [0.5, 0.6]).startswith("**holds**")  # diff 0.3 > spread 0.1
-    assert verdict([0.5, 0.6], [0.9, 0.8]).startswith("**does not hold**")
-    assert verdict([0.6, 0.8], [0.6, 0.7]).startswith("**not settled**")  # diff 0.05 < spread 0.16
-    assert verdict([], [0.5]) == "not measured"
+    # Welch's t-test: 0.85 ± 0.05 vs 0.55 ± 0.05 over 3 seeds, t = 7.35 on 4 degrees of freedom, p = 0.0018
+    assert verdict([0.9, 0.8, 0.85], [0.5, 0.6, 0.55]) == "**holds** (difference +4.2 spreads, Welch p = 0.002)"
+    assert verdict([0.5, 0.6, 0.55], [0.9, 0.8, 0.85]).startswith("**does not hold**")
+    assert verdict([0.9, 0.8], [0.5, 0.6]).startswith("**not settled**")  # 3 spreads apart, but 2 seeds: p = 0.051
+    assert verdict([0.6, 0.8], [0.6, 0.7]).startswith("**not settled**")
+    assert verdict([0.25], [0.5]).startswith("**not settled** (1 seed") and verdict([], [0.5]) == "not measured"
 
 
 def test_plan_names_every_run_once_and_caps_epochs():
@@ -28,7 +30,7 @@ def test_plan_names_every_run_once_and_caps_epochs():
     assert profile.epochs == 10 and profile.snapshot_epochs == (1, 5, 10) and profile.optimizer_epochs == 10
     jobs = jobs_of("cross-attention", profile, seeds=2)
     names = [j.name for j in jobs]
-    assert len(names) == len(set(names)) == 2 * (8 + len(FIGURE5_OPTIMIZERS) - 1)
+    assert len(names) == len(set(names)) == 2 * (9 + len(FIGURE5_OPTIMIZERS) - 1)
     sgd = next(j for j in jobs if j.name == "cross_attention-sgd-seed1")
     assert sgd.config.epochs == 10 and sgd.config.patience == 0 and sgd.config.seed == 1 and sgd.measures == ()
     main = next(j for j in jobs if j.name == "cross_attention-seed0")
@@ -38,7 +40,20 @@ def test_plan_names_every_run_once_and_caps_epochs():
         "vggish",
         "resnet18",
         "wavenet",
+        "hssanet_no_harmonics",
+        "hssanet_no_attention",
+        "musicnn",
     ]
+    # --models keeps only the runs named (Adam runs by model; Figure 5's by model-optimizer), every seed of them
+    some = jobs_of("cross-attention", profile, 2, models=("mel_cnn", "cross_attention-sgd"))
+    assert [j.name for j in some] == [
+        "mel_cnn-seed0",
+        "cross_attention-sgd-seed0",
+        "mel_cnn-seed1",
+        "cross_attention-sgd-seed1",
+    ]
+    with pytest.raises(ParameterError, match="no run hssanet; choose from: han2017, mel_cnn"):
+        jobs_of("cross-attention", profile, 1, models=("hssanet",))
     with pytest.raises(ParameterError, match="unknown experiment"):
         jobs_of("openl3", profile, 1)
     with pytest.raises(ParameterError, match="--seeds"):
@@ -69,7 +84,7 @@ def test_cross_attention_quick_profile_writes_every_table_and_figure_and_resumes
     for figure in ("instruments", "tsne", "optimizers"):
         assert (out / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     results = json.loads((out / "results.json").read_text())["jobs"]
-    assert len(results) == 8 + len(FIGURE5_OPTIMIZERS) - 1
+    assert len(results) == 9 + len(FIGURE5_OPTIMIZERS) - 1  # Tables 3-6 and the musicnn head, Figure 5
     # the tables show what the runs measured: Table 4's micro F1 is the test accuracy, Table 6 the excerpt F1
     xattn = results["cross_attention-seed0"]
     assert _cell(report, "Cross-Attention", 1) == f"{100 * xattn['test']['single_label']['accuracy']:.1f}"
@@ -83,6 +98,13 @@ def test_cross_attention_quick_profile_writes_every_table_and_figure_and_resumes
     again = run_experiment("cross-attention", data, out, profile="quick", seeds=1, progress=False).read_text()
     assert re.sub(r"- \*\*Time\*\*.*?\n.*?\n", "", again) == re.sub(r"- \*\*Time\*\*.*?\n.*?\n", "", report)
 
+    # the report is re-written from results.json alone, byte for byte, with nothing trained
+    written = {p: p.read_bytes() for p in [out / "report.md", *sorted((out / "figures").iterdir())]}
+    for p in written:
+        p.unlink()
+    assert cli.main(["experiment", "cross-attention", "--out", str(out), "--report-only"]) == 0
+    assert {p: p.read_bytes() for p in written} == written
+
     # a run folder trained with other settings is refused, not silently reused
     with pytest.raises(CheckpointError, match="other settings"):
         run_experiment("cross-attention", data, out, profile="quick", seeds=1, epochs=1, progress=False)
@@ -95,6 +117,9 @@ def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(ti
     assert "## Table 1" in report and "| OpenL3 | not reproduced" in report
     assert "| Model | clean | 30 dB | 10 dB | 0 dB |" in report
     assert (out / "figures" / "noise.png").exists()
+    for ablation in ("HSSANet without harmonic stacking", "HSSANet without spectral attention"):
+        assert _cell(report, ablation, 1) != "–" and f"vs {_cell(report, ablation, 1)} without" in report
+    assert _cell(report, "musicnn, pretrained and frozen, + head", 1) != "–"
     results = json.loads((out / "results.json").read_text())["jobs"]
     clips = task_clips(load_dataset(data), "solo", "test")
     run = results["hssanet-seed0"]

@@ -1,8 +1,12 @@
+import warnings
+
 import librosa
 import numpy as np
+import pytest
 from conftest import SR, tone
 
 from instrid import features
+from instrid.melspec import mel_power
 from instrid.windows import input_windows
 
 
@@ -15,6 +19,30 @@ def test_mel_shape_and_frame_grid():
     assert list(input_windows(40)) == [0]  # shorter than one input: one, padded later
     for n in (44_100, 44_100 + 440, 12_345):  # mel and pitch frames share one grid: 1 + n // hop
         assert features.log_mel(tone(440, n / SR)).shape[1] == len(features.pitch_track(tone(440, n / SR)).f0) == 1 + n // 441
+
+
+@pytest.mark.parametrize(
+    "spec", [features.CROSS_ATTENTION_MEL, features.HSSANET_MEL, features.VGGISH_MEL, features.MUSICNN_MEL]
+)
+def test_mel_power_is_librosas_melspectrogram(spec):
+    # instrid's NumPy mel (no librosa import on the predict path) against librosa's, from shorter than one FFT up
+    rng = np.random.default_rng(0)
+    for n in (100, spec.n_fft - 1, spec.n_fft, spec.n_fft + 1, 3 * spec.sample_rate + 17):
+        y = (0.1 * rng.standard_normal(n)).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # librosa: n_fft too large for a short signal
+            expected = librosa.feature.melspectrogram(
+                y=y, sr=spec.sample_rate, n_fft=spec.n_fft, win_length=spec.win_length, hop_length=spec.hop_length,
+                n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax,
+            )  # fmt: skip
+        power = mel_power(y, sample_rate=spec.sample_rate, n_fft=spec.n_fft, win_length=spec.win_length,
+                          hop_length=spec.hop_length, n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax)  # fmt: skip
+        assert power.dtype == np.float32
+        np.testing.assert_allclose(power, expected, rtol=2e-6, atol=1e-9 * expected.max())
+    if spec.scale == "db":
+        np.testing.assert_allclose(
+            features.log_mel(y, spec), librosa.power_to_db(expected, ref=1.0, amin=1e-10, top_db=None), atol=1e-4
+        )
 
 
 def test_440_hz_lights_the_mel_band_holding_440_hz():

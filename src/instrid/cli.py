@@ -247,10 +247,16 @@ def _serve(args) -> None:
 
 
 def _experiment(args) -> None:
+    if args.report_only:
+        from .experiment.report import render_report
+
+        print(f"instrid: report written to {render_report(args.out, args.name)}")
+        return
     from .experiment import run_experiment
 
     report = run_experiment(
-        args.name, args.data, args.out, profile=args.profile, seeds=args.seeds, epochs=args.epochs, workers=args.workers
+        args.name, args.data, args.out, profile=args.profile, seeds=args.seeds, epochs=args.epochs,
+        models=tuple(args.models.split(",")) if args.models else (), workers=args.workers,
     )
     print(f"instrid: report written to {report}")
 
@@ -406,7 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", choices=list(PROFILES), help="quick: checks the pipeline; full: the papers' recipe")
     p.add_argument("--seeds", type=int, default=3, help="runs per model; tables give mean ± std over them")
     p.add_argument("--epochs", type=int, default=None, help="cap the profile's epochs (e.g. to fit a CPU); the report says so")
+    p.add_argument("--models", default=None, help="only these runs, comma-separated (e.g. mel_cnn,cross_attention; "
+                   "cross_attention-sgd for a Figure 5 run), to fit a CPU; the report says which")
     p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
+    p.add_argument("--report-only", action="store_true", help="write report.md and figures again from OUT/results.json, "
+                   "training nothing")
     p.set_defaults(handler=_experiment)
     return parser
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
-import scipy.ndimage
 
 from .errors import ParameterError
+from .melspec import mel_power
 
 
 @dataclass(frozen=True)
@@ -169,9 +169,9 @@ MUSICNN_MEL = MelSpec(16_000, 512, 256, 96, 512, scale="musicnn")
 # Classical baselines: frame-wise descriptors at 22.05 kHz (43 frames/s).
 DESCRIPTORS = DescriptorSpec()
 
-# pYIN search range: C2 to C7, as in the cross-attention paper.
-PYIN_FMIN = float(librosa.note_to_hz("C2"))  # 65.4 Hz
-PYIN_FMAX = float(librosa.note_to_hz("C7"))  # 2093.0 Hz
+# pYIN search range: C2 to C7 (MIDI 36 and 96), as in the cross-attention paper.
+PYIN_FMIN = 440.0 * 2 ** ((36 - 69) / 12)  # 65.4 Hz
+PYIN_FMAX = 440.0 * 2 ** ((96 - 69) / 12)  # 2093.0 Hz
 PYIN_FRAME_LENGTH = 2_048  # 46 ms at 44.1 kHz: more than one period of C2 (675 samples), as pYIN needs
 
 
@@ -187,19 +187,18 @@ def log_mel(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
         dB re 1.0 (floor -100 dB) when ``spec.scale == "db"``; ``log(power + eps)`` when "log";
         ``log10(1 + 10000 * power)`` when "musicnn".
     """
-    power = librosa.feature.melspectrogram(
-        y=y,
-        sr=spec.sample_rate,
+    power = mel_power(
+        y,
+        sample_rate=spec.sample_rate,
         n_fft=spec.n_fft,
         win_length=spec.win_length,
         hop_length=spec.hop_length,
         n_mels=spec.n_mels,
         fmin=spec.fmin,
         fmax=spec.fmax,
-        power=2.0,
     )
-    if spec.scale == "db":
-        return librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+    if spec.scale == "db":  # librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
+        return (10 * np.log10(np.maximum(power, 1e-10))).astype(np.float32)
     if spec.scale == "log":
         return np.log(power + spec.log_eps).astype(np.float32)
     if spec.scale == "musicnn":  # the mel is rounded to float16 first, as musicnn's training data was
@@ -281,6 +280,7 @@ def clean_f0(
     Returns f0 (T,) float32: NaN where unvoiced, else the centre frequency of the filtered mel band, so
     that ``pitch_mask`` of it is the clean mask.
     """
+    import scipy.ndimage  # a quarter of a second to import: only the clean-mask models need it
     smooth_prob = scipy.ndimage.uniform_filter1d(voiced_prob, median_frames, mode="nearest")
     voiced = np.isfinite(f0) & (smooth_prob >= voicing_threshold)
     out = np.full(len(f0), np.nan, dtype=np.float32)

@@ -39,6 +39,8 @@ PROFILES = {
 }  # fmt: skip
 
 TABLE1_MODELS = ("hssanet", "vggish", "resnet18", "wavenet")  # HSSANet paper, Table 1 (OpenL3: not offline)
+HSSANET_ABLATIONS = ("hssanet_no_harmonics", "hssanet_no_attention")  # the parts the paper credits, left out
+PRETRAINED_MODEL = "musicnn"  # beside both papers' tables: the pretrained musicnn, frozen, with a trained head
 TABLE3_MODELS = ("han2017", "mel_cnn", "mask_cnn", "cross_attention")  # cross-attention paper, Table 3 / Figure 4
 ABLATION_MODELS = ("mel_cnn", "mask_cnn", "concat", "cross_attention")  # Table 4
 CLEAN_MASK_MODEL = "cross_attention_clean"  # Table 5: the same network on the post-processed mask
@@ -73,8 +75,9 @@ def profile_with(name: str, *, epochs: int | None = None) -> Profile:
     )
 
 
-def jobs_of(experiment: str, profile: Profile, seeds: int) -> list[Job]:
-    """The runs ``experiment`` needs, seed by seed (so that a partial experiment has whole seeds first)."""
+def jobs_of(experiment: str, profile: Profile, seeds: int, models: tuple[str, ...] = ()) -> list[Job]:
+    """The runs ``experiment`` needs, seed by seed (so that a partial experiment has whole seeds first);
+    ``models`` (when given) keeps only those runs, named as ``run_name`` names them."""
     if experiment not in EXPERIMENTS:
         raise ParameterError(f"unknown experiment {experiment!r}; choose one of: {', '.join(EXPERIMENTS)}")
     if seeds < 1:
@@ -88,15 +91,30 @@ def jobs_of(experiment: str, profile: Profile, seeds: int) -> list[Job]:
             return Job(f"{model}{suffix}-seed{seed}", config, measures)
 
         if experiment == "hssanet":
-            jobs += [job(m, ("test", "noise")) for m in TABLE1_MODELS]
+            jobs += [job(m, ("test", "noise")) for m in (*TABLE1_MODELS, *HSSANET_ABLATIONS)]
+            jobs.append(job(PRETRAINED_MODEL, ("test",), task="solo"))
             continue
         for model in dict.fromkeys((*TABLE3_MODELS, *ABLATION_MODELS, CLEAN_MASK_MODEL, *CLASSICAL_MODELS)):
             snapshots = list(profile.snapshot_epochs) if model in TSNE_MODELS else []
             measures = ("test", "timing", "embeddings") if snapshots else ("test", "timing")
             jobs.append(job(model, measures, snapshot_epochs=snapshots))
+        jobs.append(job(PRETRAINED_MODEL, ("test",), task="mix"))
         # Figure 5: adam's curve is the cross_attention run's (same seed, same batches: the same first epochs)
         jobs += [
             dataclasses.replace(j, config=dataclasses.replace(j.config, epochs=profile.optimizer_epochs, patience=0))
             for j in (job("cross_attention", (), optimizer=o) for o in FIGURE5_OPTIMIZERS if o != "adam")
         ]
+    if models:
+        known = list(dict.fromkeys(run_name(j) for j in jobs))
+        unknown = [m for m in models if m not in known]
+        if unknown:
+            raise ParameterError(
+                f"--models: {experiment} has no run {', '.join(unknown)}; choose from: {', '.join(known)}"
+            )
+        jobs = [j for j in jobs if run_name(j) in models]
     return jobs
+
+
+def run_name(job: Job) -> str:
+    """A job's name without its seed: the model, and the optimizer when it is not Adam (``cross_attention-sgd``)."""
+    return job.name.rsplit("-seed", 1)[0]

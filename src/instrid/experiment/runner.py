@@ -40,15 +40,16 @@ def run_experiment(
     profile: str = "quick",
     seeds: int = 3,
     epochs: int | None = None,
+    models: tuple[str, ...] = (),
     workers: int | None = None,
     progress: bool = True,
 ) -> Path:
     """Train and measure what experiment ``name`` needs on the dataset at ``data`` (None: the profile's rendered
-    dataset, ``data/SIZE``, rendered if it is not there); write ``out/report.md``, ``out/results.json`` and
+    dataset, ``data/SIZE``, rendered if it is not there), only the runs named in ``models`` when it is given; write ``out/report.md``, ``out/results.json`` and
     ``out/figures/*.png``. Returns the report's path."""
     started = time.perf_counter()
     settings = profile_with(profile, epochs=epochs)
-    jobs = jobs_of(name, settings, seeds)
+    jobs = jobs_of(name, settings, seeds, models)
     data, out = Path(data or f"data/{settings.data_size}"), Path(out)
     if not (data / METADATA_FILE).exists() and data == Path(f"data/{settings.data_size}"):
         render_dataset(data, size=settings.data_size, seed=0, workers=workers, progress=progress)
@@ -63,11 +64,13 @@ def run_experiment(
         "splits": split_summary(clips),
         "profile": {"name": profile, "epochs_capped_by_option": epochs, **dataclasses.asdict(settings)},
         "seeds": seeds,
+        "models": list(models),
         "hardware": hardware(),
         "wall_seconds_this_call": time.perf_counter() - started,
         "compute_seconds_all_jobs": sum(r["seconds"]["train"] + r["seconds"]["measures"] for r in results.values()),
         "command": f"instrid experiment {name} --data {data} --out {out} --profile {profile} --seeds {seeds}"
-        + (f" --epochs {epochs}" if epochs else ""),
+        + (f" --epochs {epochs}" if epochs else "")
+        + (f" --models {','.join(models)}" if models else ""),
     }
     return write_report(out, context, results)
 

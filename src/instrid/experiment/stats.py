@@ -1,14 +1,19 @@
 """Numbers over seeds: the runs of a model, mean ± standard deviation, and a verdict on each claim that
-says whether the seed-to-seed spread settles it."""
+says whether a significance test over the seeds settles it."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from scipy import stats
 
 NAMES = {
     "hssanet": "HSSANet", "vggish": "VGGish", "resnet18": "ResNet-18", "wavenet": "WaveNet", "han2017": "Han et al.",
     "mel_cnn": "MelCNN-only", "mask_cnn": "MaskCNN-only", "concat": "Mel + Mask (Concat)",
     "cross_attention": "Cross-Attention", "cross_attention_clean": "Cross-Attention, clean mask", "svm": "SVM", "mlp": "MLP",
+    "hssanet_no_harmonics": "HSSANet without harmonic stacking", "hssanet_no_attention": "HSSANet without spectral attention",
+    "musicnn": "musicnn, pretrained and frozen, + head",
 }  # fmt: skip
 
 
@@ -48,20 +53,28 @@ def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+SIGNIFICANCE = 0.05  # a claim holds (or is refuted) when Welch's t-test over the seeds gives p below this
+
+
 def verdict(a: list[float], b: list[float]) -> str:
-    """Whether ``a`` exceeds ``b``: by more than the seed spread (sqrt(var a + var b)) it holds; by less
-    than minus that spread it does not; between, the seeds do not settle it."""
+    """Whether ``a`` exceeds ``b`` over the seeds: Welch's t-test (two-sided, unequal variances) with p below
+    ``SIGNIFICANCE`` settles it, in the direction of the difference; otherwise the seeds do not settle it. The
+    difference in units of the seed spread sqrt(std_a² + std_b²) and p follow in brackets."""
     if not a or not b:
         return "not measured"
     diff = mean_std(a)[0] - mean_std(b)[0]
-    spread = float(np.hypot(mean_std(a)[1], mean_std(b)[1]))
     if len(a) < 2 or len(b) < 2:
-        return "**holds** (1 seed, no spread)" if diff > 0 else "**does not hold** (1 seed, no spread)"
-    if diff > spread:
-        return "**holds**"
-    if diff < -spread:
-        return "**does not hold**"
-    return "**not settled**: the difference is within the seed-to-seed spread"
+        return "**not settled** (1 seed, no spread)"
+    spread = float(np.hypot(mean_std(a)[1], mean_std(b)[1]))
+    if spread == 0:
+        return (
+            "**holds**" if diff > 0 else "**does not hold**" if diff < 0 else "**not settled**"
+        ) + " (the seeds agree exactly)"
+    with warnings.catch_warnings():  # nearly equal seeds: scipy warns of lost precision, p is still right
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    word = "**not settled**" if not p < SIGNIFICANCE else "**holds**" if diff > 0 else "**does not hold**"
+    return f"{word} (difference {diff / spread:+.1f} spreads, Welch p = {p:.3f})"
 
 
 def accuracy(r):

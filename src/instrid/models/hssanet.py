@@ -54,6 +54,7 @@ class HSSANetConfig:
     gru_hidden: int = 64  # H: per direction
     dense: int = 128
     dropout: float = 0.3
+    spectral_attention: bool = True  # False: step 5 left out (an ablation; n_harmonics=1 leaves out step 4)
 
 
 def mel_to_log_frequency(config: HSSANetConfig) -> np.ndarray:
@@ -106,7 +107,9 @@ class HSSANet(nn.Module):
         super().__init__()
         c = config.channels
         self.harmonics = HarmonicStack(config)
-        self.spectral_attention = SpectralAttention(config.n_harmonics, config.n_bins)
+        self.spectral_attention = (
+            SpectralAttention(config.n_harmonics, config.n_bins) if config.spectral_attention else nn.Identity()
+        )
         self.conv1 = ConvBNReLU(config.n_harmonics, c)
         self.conv2 = ConvBNReLU(c, c)
         self.conv3 = ConvBNReLU(c, c)
@@ -134,6 +137,13 @@ class HSSANet(nn.Module):
         return self.head(self.embed(mel))
 
 
+ABLATION = {"features": FEATURES, "window": SEGMENT_FRAMES, "inputs": ("mel",), "task": "solo"}  # as hssanet's
+
+
+@register("hssanet_no_harmonics", config=HSSANetConfig(n_harmonics=1), **ABLATION,
+          summary="HSSANet without harmonic stacking (K = 1: the log-frequency spectrum alone; an ablation)")  # fmt: skip
+@register("hssanet_no_attention", config=HSSANetConfig(spectral_attention=False), **ABLATION,
+          summary="HSSANet without its spectral attention module (an ablation)")  # fmt: skip
 @register(
     "hssanet",
     config=HSSANetConfig(),
