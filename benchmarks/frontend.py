@@ -58,5 +58,6 @@ def main() -> None:
               f"{np.abs(db(ours) - db(reference)).max():.1e} dB; torch.stft {t_torch:.3f} s = "
               f"{t_librosa / t_torch:.2f}x, {np.abs(db(candidate) - db(reference)).max():.1e} dB")  # fmt: skip
 
+
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from instrid.data import load_dataset
-from instrid.data.layouts import METADATA_COLUMNS, METADATA_FILE
+from instrid.data.layouts import METADATA_COLUMNS, METADATA_FILE, library_of, uses_library
 from instrid.fileio import atomic_write
 
 
@@ -32,20 +32,22 @@ def main():
     if args.held_out not in {c.source for c in clips}:
         raise SystemExit(f"{args.libraries}: no library {args.held_out!r}; it has {sorted({c.source for c in clips})}")
     for c in clips:
-        if c.source == args.held_out:
+        if uses_library(c, args.held_out):  # a mixture with a part from it too
             rows.append((c, "test", c.task))
         elif c.split in ("train", "validation"):
             rows.append((c, c.split, c.task))
     for real in args.real:
         rows += [(c, "test", "solo") for c in load_dataset(real) if len(c.labels) == 1]
+    ids = [c.clip_id for c, _, _ in rows]
+    if len(set(ids)) < len(ids):  # the feature store keys clips by id
+        raise SystemExit(f"clip ids repeat across the sets: {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
     args.out.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(METADATA_COLUMNS)
     for c, split, task in rows:
         path = Path(os.path.relpath(c.path.resolve(), args.out.resolve())).as_posix()
-        source = c.source.split(":")[0].split("/")[-1] or "real"  # "sfzinstruments/SplendidGrandPiano:..." -> its name
-        writer.writerow([c.clip_id, path, " ".join(c.labels), split, task, source, json.dumps(c.details)])
+        writer.writerow([c.clip_id, path, " ".join(c.labels), split, task, library_of(c.source), json.dumps(c.details)])
     atomic_write(args.out / METADATA_FILE, lambda f: f.write(buffer.getvalue().encode()))
     counts = {}
     for _, split, task in rows:

@@ -77,10 +77,12 @@ def test_predict_imports_neither_torch_nor_librosa(tmp_path):
     # the cold start: the default runtime needs NumPy, ONNX Runtime and the decoders, not the training stack
     # (``import librosa`` alone loads nothing: librosa's modules load on first use)
     soundfile.write(tmp_path / "a.wav", tone(440, seconds=1.0), SR)
-    code = (f"import sys; from instrid.predict import Recognizer\nRecognizer.load().predict({str(tmp_path / 'a.wav')!r})\n"
-            "print(sorted(m for m in ('torch', 'librosa.core', 'scipy.signal', 'numba') if m in sys.modules))")  # fmt: skip
+    heavy = ("torch", "librosa.core", "scipy.signal", "numba")
+    code = (f"import sys; from instrid.predict import Recognizer\n"
+            f"Recognizer.load().predict({str(tmp_path / 'a.wav')!r})\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")  # fmt: skip
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
 
 
 def test_a_missing_extra_is_named_in_one_line(tmp_path):

@@ -11,7 +11,7 @@ from instrid.experiment import run_experiment
 from instrid.experiment import runner as experiment_runner
 from instrid.experiment.measures import noise_accuracy
 from instrid.experiment.plan import FIGURE5_OPTIMIZERS, PROFILES, jobs_of, profile_with
-from instrid.experiment.stats import mean_std, pm, verdict
+from instrid.experiment.stats import equivalent, mean_std, pm, verdict
 
 
 def test_mean_std_and_verdicts_by_hand():
@@ -23,6 +23,11 @@ def test_mean_std_and_verdicts_by_hand():
     assert verdict([0.9, 0.8], [0.5, 0.6]).startswith("**not settled**")  # 3 spreads apart, but 2 seeds: p = 0.051
     assert verdict([0.6, 0.8], [0.6, 0.7]).startswith("**not settled**")
     assert verdict([0.25], [0.5]).startswith("**not settled** (1 seed") and verdict([], [0.5]) == "not measured"
+    # equivalence within 2 points (TOST): three seeds a point apart hold; 10 points apart do not; a spread too
+    # wide for 3 seeds to tell settles nothing
+    assert equivalent([0.20, 0.22, 0.21], [0.21, 0.20, 0.22], 0.02).startswith("**holds**")
+    assert equivalent([0.30, 0.32, 0.31], [0.21, 0.20, 0.22], 0.02).startswith("**does not hold**")
+    assert equivalent([0.206, 0.18, 0.23], [0.224, 0.20, 0.25], 0.02).startswith("**not settled**")
 
 
 def test_plan_names_every_run_once_and_caps_epochs():

@@ -256,7 +256,7 @@ def _experiment(args) -> None:
 
     report = run_experiment(
         args.name, args.data, args.out, profile=args.profile, seeds=args.seeds, epochs=args.epochs,
-        models=tuple(args.models.split(",")) if args.models else (), workers=args.workers,
+        models=tuple(m.strip() for m in args.models.split(",")) if args.models else (), workers=args.workers,
     )
     print(f"instrid: report written to {report}")
 
@@ -415,8 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default=None, help="only these runs, comma-separated (e.g. mel_cnn,cross_attention; "
                    "cross_attention-sgd for a Figure 5 run), to fit a CPU; the report says which")
     p.add_argument("--workers", type=int, default=None, help="feature extraction processes (default: all cores)")
-    p.add_argument("--report-only", action="store_true", help="write report.md and figures again from OUT/results.json, "
-                   "training nothing")
+    p.add_argument("--report-only", action="store_true",
+                   help="write report.md and figures again from OUT/results.json alone (other options ignored)")
     p.set_defaults(handler=_experiment)
     return parser
 

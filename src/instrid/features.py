@@ -281,6 +281,7 @@ def clean_f0(
     that ``pitch_mask`` of it is the clean mask.
     """
     import scipy.ndimage  # a quarter of a second to import: only the clean-mask models need it
+
     smooth_prob = scipy.ndimage.uniform_filter1d(voiced_prob, median_frames, mode="nearest")
     voiced = np.isfinite(f0) & (smooth_prob >= voicing_threshold)
     out = np.full(len(f0), np.nan, dtype=np.float32)

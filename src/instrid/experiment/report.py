@@ -34,10 +34,11 @@ def render_report(out: str | Path, experiment: str) -> Path:
     out = Path(out)
     try:
         raw = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{out / 'results.json'}: no results to render ({e}); run the experiment first") from None
-    if raw["context"]["experiment"] != experiment:
-        raise DataError(f"{out / 'results.json'} holds the {raw['context']['experiment']} experiment, not {experiment}")
+        found = raw["context"]["experiment"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{out / 'results.json'}: no results to render ({e!r}); run the experiment first") from None
+    if found != experiment:
+        raise DataError(f"{out / 'results.json'} holds the {found} experiment, not {experiment}")
     return write_report(out, raw["context"], raw["jobs"])
 
 
@@ -47,12 +48,9 @@ def header(context: dict) -> str:
              "cross-attention": "Cross-attention paper: Tables 3-6, Figures 3-5"}[context["experiment"]]  # fmt: skip
     splits = "\n".join(f"| {s['task']} | {s['split']} | {s['source']} | {s['clips']} |" for s in context["splits"])
     capped = f", capped at {p['epochs']} epochs by `--epochs`" if p["epochs_capped_by_option"] else ""
-    models = context.get("models")
-    runs = (
-        f"only the runs {', '.join(f'`{m}`' for m in models)} (`--models`), the rest of the tables left empty; "
-        if models
-        else ""
-    )
+    missing = sorted({name.rsplit("-seed", 1)[0] for name in context.get("missing", [])})
+    runs = (f"- **Runs not trained yet** (`--models` trains a part; the tables leave these empty): "
+            f"{', '.join(f'`{m}`' for m in missing)}.\n") if missing else ""  # fmt: skip
     device = hw["gpu"] or f"{hw['cpu']}, {hw['cores']} cores, {hw['torch_threads']} torch threads, no GPU"
     return f"""# {title}
 
@@ -65,15 +63,15 @@ Re-created with instrid by one command:
 - **Data**: `{context["data"]}`. Models are trained on the `train` split, the epoch kept and θ are chosen on
   `validation`, and every number below is measured on `test`, which nothing was tuned on.
 - **Profile**: `{p["name"]}`: {p["summary"]}{capped}. Up to {p["epochs"]} epochs, patience {p["patience"]}.
-- **Seeds**: {context["seeds"]}; {runs}every number is the mean ± standard deviation over the seeds (sample std).
+- **Seeds**: {context["seeds"]}; every number is the mean ± standard deviation over the seeds (sample std).
 - **Hardware**: {device}; torch {hw["torch"]}, Python {hw["python"]}.
 - **Time**: {context["compute_seconds_all_jobs"] / 60:.1f} min of training and measuring over all runs
-  ({context["wall_seconds_this_call"] / 60:.1f} min in the call that wrote this report; finished runs are reused).
+  ({context["wall_seconds_this_call"] / 60:.1f} min in the last call that trained; finished runs are reused).
 - **Verdicts**: a claim *holds* when Welch's t-test over the seeds (two-sided, unequal variances) gives
   p < {SIGNIFICANCE} with our difference in the paper's direction, *does not hold* when p < {SIGNIFICANCE} the
   other way, and is *not settled* otherwise; each gives the difference in seed spreads (sqrt(std_a² + std_b²))
   and p.
-
+{runs}
 | task | split | source | clips |
 |---|---|---|---:|
 {splits}

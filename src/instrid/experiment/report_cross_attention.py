@@ -20,7 +20,7 @@ from .plan import (
     TABLE3_MODELS,
     TSNE_MODELS,
 )
-from .stats import NAMES, collect, excerpt, mean_std, pct, pm, runs_of, single, verdict
+from .stats import NAMES, collect, equivalent, excerpt, mean_std, pct, pm, runs_of, single, verdict
 
 CLAIM_TOLERANCE = 0.02  # Table 5: "only a marginal" difference, read as at most 2 points of F1
 
@@ -311,11 +311,9 @@ def cross_attention_claims(results: dict) -> list[str]:
     noisy, clean = f1("cross_attention"), f1(CLEAN_MASK_MODEL)
     if noisy and clean:
         diff = mean_std(clean)[0] - mean_std(noisy)[0]
-        spread = float(np.hypot(mean_std(clean)[1], mean_std(noisy)[1]))
-        result = ("**holds**" if abs(diff) <= CLAIM_TOLERANCE else "**not settled**: the difference is within the seed-to-seed spread"
-                  if abs(diff) <= spread else "**does not hold**")  # fmt: skip
         claims.append(f"- The clean mask changes micro F1 only marginally, at most {CLAIM_TOLERANCE * 100:.0f} points (Table 5): "
-                      f"ours {pm(clean)} (clean) vs {pm(noisy)} (noisy), difference {diff * 100:+.1f} → {result}")  # fmt: skip
+                      f"ours {pm(clean)} (clean) vs {pm(noisy)} (noisy), difference {diff * 100:+.1f} → "
+                      f"{equivalent(clean, noisy, CLAIM_TOLERANCE)}")  # fmt: skip
     for average in ("micro", "macro"):
         claims.append(line(f"Cross-attention beats Han et al. on the multi-label excerpts with fewer parameters, {average} F1 (Table 6)",
                            f1("cross_attention", average, "excerpt"), f1("han2017", average, "excerpt")))  # fmt: skip

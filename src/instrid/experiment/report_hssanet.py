@@ -66,10 +66,12 @@ def hssanet_sections(results: dict, figures: Path) -> list[str]:
         "## Table 1: HSSANet vs other architectures (solo notes)",
         "",
         "All models are trained from scratch on the same data (the paper does not say whether its VGGish, "
-        "ResNet-18 and WaveNet were pretrained). Accuracy, and precision / recall / F1 averaged over classes "
-        "(macro), in %, on the single-instrument `test` clips.",
+        "ResNet-18 and WaveNet were pretrained). The musicnn row, not in the paper, is the exception: musicnn "
+        "pretrained on MagnaTagATune, frozen, with only its head trained on these clips (its parameters are the "
+        "head's). Accuracy, and precision / recall / F1 averaged over classes (macro), in %, on the "
+        "single-instrument `test` clips.",
         "",
-        "| Model | Accuracy | Precision | Recall | F1 | Paper (A / P / R / F1) | Parameters |",
+        "| Model | Accuracy | Precision | Recall | F1 | Paper (A / P / R / F1) | Trained parameters |",
         "|---|---:|---:|---:|---:|---:|---:|",
         table1,
         "",

@@ -45,32 +45,32 @@ def run_experiment(
     progress: bool = True,
 ) -> Path:
     """Train and measure what experiment ``name`` needs on the dataset at ``data`` (None: the profile's rendered
-    dataset, ``data/SIZE``, rendered if it is not there), only the runs named in ``models`` when it is given; write ``out/report.md``, ``out/results.json`` and
-    ``out/figures/*.png``. Returns the report's path."""
+    dataset, ``data/SIZE``, rendered if it is not there); with ``models``, only those runs. Write
+    ``out/report.md``, ``out/results.json`` and ``out/figures/*.png`` from every finished run of the experiment
+    in ``out/runs``, whichever call trained it. Returns the report's path."""
     started = time.perf_counter()
     settings = profile_with(profile, epochs=epochs)
-    jobs = jobs_of(name, settings, seeds, models)
+    plan, jobs = jobs_of(name, settings, seeds), jobs_of(name, settings, seeds, models)
     data, out = Path(data or f"data/{settings.data_size}"), Path(out)
     if not (data / METADATA_FILE).exists() and data == Path(f"data/{settings.data_size}"):
         render_dataset(data, size=settings.data_size, seed=0, workers=workers, progress=progress)
     clips = load_dataset(data)
-    results = {}
     for i, job in enumerate(jobs, 1):
         print(f"instrid experiment {name}: [{i}/{len(jobs)}] {job.name}", flush=True)
-        results[job.name] = run_job(job, data, out / "runs", clips, settings, workers=workers, progress=progress)
+        run_job(job, data, out / "runs", clips, settings, workers=workers, progress=progress)
+    results = {job.name: r for job in plan if (r := finished_result(job, out / "runs")) is not None}
     context = {
         "experiment": name,
         "data": str(data),
         "splits": split_summary(clips),
         "profile": {"name": profile, "epochs_capped_by_option": epochs, **dataclasses.asdict(settings)},
         "seeds": seeds,
-        "models": list(models),
+        "missing": [job.name for job in plan if job.name not in results],
         "hardware": hardware(),
         "wall_seconds_this_call": time.perf_counter() - started,
         "compute_seconds_all_jobs": sum(r["seconds"]["train"] + r["seconds"]["measures"] for r in results.values()),
         "command": f"instrid experiment {name} --data {data} --out {out} --profile {profile} --seeds {seeds}"
-        + (f" --epochs {epochs}" if epochs else "")
-        + (f" --models {','.join(models)}" if models else ""),
+        + (f" --epochs {epochs}" if epochs else ""),
     }
     return write_report(out, context, results)
 
@@ -80,11 +80,8 @@ def run_job(
 ) -> dict:
     """Train ``job`` (or find it trained) and take its measurements; returns (and saves) its results."""
     run_dir = runs / job.name
-    saved = run_dir / RESULT_FILE
-    if saved.exists():
-        result = json.loads(saved.read_text())
-        if result["job"] == job.to_dict():
-            return result
+    if (result := finished_result(job, runs)) is not None:
+        return result
     started = time.perf_counter()
     run = trained_run(job, data, run_dir, workers=workers, progress=progress)
     trained = time.perf_counter() - started
@@ -106,8 +103,17 @@ def run_job(
         result["embeddings"] = embeddings(run_dir, test_clips, cache, job.config.snapshot_epochs, tsne=first_seed)
     history_seconds = sum(h.get("seconds", 0.0) for h in run["history"])
     result["seconds"] = {"train": history_seconds or trained, "measures": time.perf_counter() - started}
-    ckpt.write_json(saved, result)
+    ckpt.write_json(run_dir / RESULT_FILE, result)
     return result
+
+
+def finished_result(job: Job, runs: Path) -> dict | None:
+    """The saved results of ``job`` in ``runs/JOB``, or None when it has not finished with these settings."""
+    saved = runs / job.name / RESULT_FILE
+    if not saved.exists():
+        return None
+    result = json.loads(saved.read_text())
+    return result if result["job"] == job.to_dict() else None
 
 
 def trained_run(job: Job, data: Path, run_dir: Path, *, workers=None, progress=True) -> dict:

@@ -137,21 +137,14 @@ class HSSANet(nn.Module):
         return self.head(self.embed(mel))
 
 
-ABLATION = {"features": FEATURES, "window": SEGMENT_FRAMES, "inputs": ("mel",), "task": "solo"}  # as hssanet's
+COMMON = {"features": FEATURES, "window": SEGMENT_FRAMES, "inputs": ("mel",), "task": "solo"}
 
 
-@register("hssanet_no_harmonics", config=HSSANetConfig(n_harmonics=1), **ABLATION,
-          summary="HSSANet without harmonic stacking (K = 1: the log-frequency spectrum alone; an ablation)")  # fmt: skip
-@register("hssanet_no_attention", config=HSSANetConfig(spectral_attention=False), **ABLATION,
+@register("hssanet_no_harmonics", config=HSSANetConfig(n_harmonics=1), **COMMON,
+          summary="HSSANet without harmonic stacking (K = 1: the log-frequency spectrum alone)")  # fmt: skip
+@register("hssanet_no_attention", config=HSSANetConfig(spectral_attention=False), **COMMON,
           summary="HSSANet without its spectral attention module (an ablation)")  # fmt: skip
-@register(
-    "hssanet",
-    config=HSSANetConfig(),
-    features=FEATURES,
-    window=SEGMENT_FRAMES,
-    inputs=("mel",),
-    task="solo",
-    summary="harmonic stacking + spectral attention + residual CNN + BiGRU (HSSANet paper)",
-)
+@register("hssanet", config=HSSANetConfig(), **COMMON,
+          summary="harmonic stacking + spectral attention + residual CNN + BiGRU (HSSANet paper)")  # fmt: skip
 def hssanet(config: HSSANetConfig) -> nn.Module:
     return HSSANet(config)
