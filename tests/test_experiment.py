@@ -10,6 +10,7 @@ from instrid.errors import CheckpointError, ParameterError
 from instrid.experiment import run_experiment
 from instrid.experiment import runner as experiment_runner
 from instrid.experiment.measures import noise_accuracy
+from instrid.experiment.report import write_report
 from instrid.experiment.plan import FIGURE5_OPTIMIZERS, PROFILES, jobs_of, profile_with
 from instrid.experiment.stats import equivalent, mean_std, pm, verdict
 
@@ -109,6 +110,12 @@ def test_cross_attention_quick_profile_writes_every_table_and_figure_and_resumes
         p.unlink()
     assert cli.main(["experiment", "cross-attention", "--out", str(out), "--report-only"]) == 0
     assert {p: p.read_bytes() for p in written} == written
+
+    # a report of some of the runs (what `--models` leaves before the rest is trained) says which are missing
+    context = json.loads((out / "results.json").read_text())["context"]
+    some = {k: v for k, v in results.items() if k.startswith(("mel_cnn", "mask_cnn"))}
+    partial = write_report(tmp_path / "partial", {**context, "missing": ["cross_attention-sgd-seed0"]}, some)
+    assert "not trained yet" in partial.read_text() and "`cross_attention-sgd`" in partial.read_text()
 
     # a run folder trained with other settings is refused, not silently reused
     with pytest.raises(CheckpointError, match="other settings"):

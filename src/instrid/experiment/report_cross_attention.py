@@ -327,7 +327,7 @@ def cross_attention_claims(results: dict) -> list[str]:
         claims.append(f"- Cross-attention embeddings cluster by class better than concatenation (Figure 3; silhouette at epoch {last}): "
                       f"ours {pm(a, 1, 3)} vs {pm(b, 1, 3)} → {verdict(a, b)}")  # fmt: skip
     n = max((len(r["run"]["history"]) for r in runs_of(results, "cross_attention", "sgd")), default=0)
-    finals = {o: [c[-1] for c in _train_losses(results, o, n) if len(c) == n] for o in FIGURE5_OPTIMIZERS}
+    finals = {o: [c[-1] for c in _train_losses(results, o, n) if n and len(c) == n] for o in FIGURE5_OPTIMIZERS}
     if n and finals["adam"]:
         for other in FIGURE5_OPTIMIZERS[1:]:
             a, b = finals[other], finals["adam"]  # lower loss is better: adam's claim is "other's loss > adam's"
