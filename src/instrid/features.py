@@ -25,7 +25,7 @@ import librosa
 import numpy as np
 
 from .errors import ParameterError
-from .melspec import mel_power
+from .melspec import hz_to_mel, mel_frequencies, mel_power
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def pitch_track(y: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> PitchTrac
 
 def mel_band_centres(spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
     """Centre frequencies (n_mels,) in Hz of the mel bands, as librosa places them."""
-    return librosa.mel_frequencies(spec.n_mels + 2, fmin=spec.fmin, fmax=spec.fmax or spec.sample_rate / 2)[1:-1]
+    return mel_frequencies(spec.n_mels + 2, spec.fmin, spec.fmax or spec.sample_rate / 2)[1:-1]
 
 
 def mel_bin_of(frequency_hz: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:
@@ -242,9 +242,9 @@ def mel_bin_of(frequency_hz: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) ->
 
     Band b spans the mel-scale midpoints between its centre and its neighbours'. Returns int64, same shape.
     """
-    centres = librosa.hz_to_mel(mel_band_centres(spec))  # (n_mels,) band centres, mel scale
+    centres = hz_to_mel(mel_band_centres(spec))  # (n_mels,) band centres, mel scale
     boundaries = (centres[1:] + centres[:-1]) / 2
-    return np.searchsorted(boundaries, librosa.hz_to_mel(np.asarray(frequency_hz, dtype=np.float64)))
+    return np.searchsorted(boundaries, hz_to_mel(frequency_hz))
 
 
 def pitch_mask(f0: np.ndarray, voiced: np.ndarray, spec: MelSpec = CROSS_ATTENTION_MEL) -> np.ndarray:

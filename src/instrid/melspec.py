@@ -31,11 +31,16 @@ def mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return np.where(mel >= _BREAK_MEL, above, mel * _MEL_LINEAR_HZ)
 
 
+def mel_frequencies(n: int, fmin: float, fmax: float) -> np.ndarray:
+    """(n,) frequencies in Hz evenly spaced on the mel scale from ``fmin`` to ``fmax`` (librosa's, bit for bit)."""
+    return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n))
+
+
 @functools.lru_cache(maxsize=16)
 def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """(n_mels, 1 + n_fft // 2) float32 triangular filters, Slaney-normalised (each has area 2 / bandwidth)."""
     fft_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)  # (F,)
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))  # (n_mels + 2,) Hz
+    edges = mel_frequencies(n_mels + 2, fmin, fmax)  # (n_mels + 2,) Hz
     widths = np.diff(edges)
     ramps = edges[:, None] - fft_hz[None, :]  # (n_mels + 2, F)
     rising = -ramps[:-2] / widths[:-1, None]

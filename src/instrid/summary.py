@@ -6,13 +6,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import librosa
 import numpy as np
 import soundfile
 
 from . import features
 from .data import Clip
 from .labels import IRMAS_CLASSES, full_name
+from .melspec import hz_to_mel
 from .store import PackedFeatures
 from .windows import input_windows
 
@@ -67,9 +67,9 @@ HZ_TICKS = (0, 500, 1_000, 2_000, 4_000, 8_000, 16_000)  # frequency ticks of th
 def mel_axis_position(hz: np.ndarray, spec: features.MelSpec) -> np.ndarray:
     """Where frequencies fall on an axis of mel bands that draws band b over [b, b + 1]: the band centres are
     evenly spaced on the mel scale, n_mels + 1 steps from fmin to fmax. Clipped to [0, n_mels]."""
-    lo, hi = librosa.hz_to_mel([spec.fmin, spec.fmax or spec.sample_rate / 2])
+    lo, hi = hz_to_mel([spec.fmin, spec.fmax or spec.sample_rate / 2])
     step = (hi - lo) / (spec.n_mels + 1)
-    return np.clip((librosa.hz_to_mel(np.asarray(hz, dtype=np.float64)) - lo) / step - 0.5, 0, spec.n_mels)
+    return np.clip((hz_to_mel(hz) - lo) / step - 0.5, 0, spec.n_mels)
 
 
 def plot_clip(packed: PackedFeatures, clip: Clip, png: Path) -> Figure:

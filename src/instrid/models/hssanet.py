@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
 import torch
 from torch import nn
 
 from .. import features
 from ..features import FeatureConfig
+from ..melspec import mel_frequencies
 from .blocks import ConvBNReLU
 from .registry import register
 
@@ -59,7 +59,7 @@ class HSSANetConfig:
 
 def mel_to_log_frequency(config: HSSANetConfig) -> np.ndarray:
     """(n_bins, n_mels) linear-interpolation matrix from mel-band centres to log-spaced frequencies."""
-    mel_centres = librosa.mel_frequencies(config.n_mels + 2, fmin=config.fmin, fmax=config.fmax)[1:-1]
+    mel_centres = mel_frequencies(config.n_mels + 2, config.fmin, config.fmax)[1:-1]
     log_centres = config.log_fmin * 2.0 ** (np.arange(config.n_bins) / config.bins_per_octave)
     eye = np.eye(config.n_mels)
     return np.stack([np.interp(log_centres, mel_centres, eye[j], left=0, right=0) for j in range(config.n_mels)], 1)
