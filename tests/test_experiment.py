@@ -9,7 +9,9 @@ from instrid.dataset import task_clips
 from instrid.errors import CheckpointError, ParameterError
 from instrid.experiment import run_experiment
 from instrid.experiment import runner as experiment_runner
+from instrid.experiment import measures
 from instrid.experiment.measures import noise_accuracy
+from instrid.models.hssanet import FEATURES as HSSANET_FEATURES
 from instrid.experiment.report import write_report
 from instrid.experiment.plan import FIGURE5_OPTIMIZERS, PROFILES, jobs_of, profile_with
 from instrid.experiment.stats import equivalent, mean_std, pm, verdict
@@ -122,7 +124,7 @@ def test_cross_attention_quick_profile_writes_every_table_and_figure_and_resumes
         run_experiment("cross-attention", data, out, profile="quick", seeds=1, epochs=1, progress=False)
 
 
-def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(tiny_dataset, tmp_path):
+def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(tiny_dataset, tmp_path, monkeypatch):
     data, _ = tiny_dataset
     out = tmp_path / "report"
     report = run_experiment("hssanet", data, out, profile="quick", seeds=1, progress=False).read_text()
@@ -139,6 +141,16 @@ def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(ti
     # noise 300 dB below the signal leaves the float32 audio unchanged: the accuracy must be evaluate's
     quiet = noise_accuracy(out / "runs" / "hssanet-seed0", clips, (300,))
     assert quiet["300"] == run["test"]["single_label"]["accuracy"]
+    # the experiment kept the noisy features of its front end; another run with that front end reads them
+    noisy = sorted((data / "features" / f"noisy-{HSSANET_FEATURES.key}").glob("*.npz"))
+    assert [p.name for p in noisy] == ["snr0-seed0.npz", "snr10-seed0.npz", "snr30-seed0.npz"]
+    with monkeypatch.context() as m:
+        m.setattr(measures, "extract_audio", lambda *a, **k: pytest.fail("extracted again"))
+        again = noise_accuracy(out / "runs" / "hssanet_no_attention-seed0", clips, (30, 10, 0), cache=data / "features")
+    assert again == results["hssanet_no_attention-seed0"]["noise"]
+    # a cache written for other clips is not used for these
+    other = noise_accuracy(out / "runs" / "hssanet-seed0", clips[1:], (30,), cache=data / "features")
+    assert other == noise_accuracy(out / "runs" / "hssanet-seed0", clips[1:], (30,))
 
 
 def test_experiment_cli_rejects_bad_settings(tiny_dataset, tmp_path, capsys):

@@ -14,32 +14,62 @@ from ..augment import add_noise
 from ..checkpoint import load_weights, snapshot_file
 from ..data import Clip
 from ..extraction import extract_audio, extract_clip
+from ..features import FeatureConfig
+from ..fileio import atomic_write
 from ..runtime import load_scorer
 from ..scorer import to_device
 from ..store import ensure_features
 from ..windows import clip_windows, evaluation_hop, load_windows, mean_by_clip, normalise, stack_windows
 
 
-def noise_accuracy(run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], *, seed: int = 0) -> dict[str, float]:
+def noise_accuracy(
+    run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], *, seed: int = 0, cache: Path | None = None
+) -> dict[str, float]:
     """Single-label accuracy on ``clips`` with white Gaussian noise added to the audio at each SNR (dB), before
     the model's front end (and HSSANet's band-pass). The noise of clip i at SNR s is seeded by (seed, s, i),
-    so every model hears the same noisy clips. Returns {"30": accuracy, ...}."""
+    so every model hears the same noisy clips, and with ``cache`` their features are extracted once per
+    front end and SNR and shared by every run that has that front end. Returns {"30": accuracy, ...}."""
     scorer, run = load_scorer(run_dir)
     entry, classes = scorer.entry, run["labels"]
-    spec = entry.features.frontend
-    signals = [audio.load_audio(c.path, sr=spec.sample_rate, min_samples=spec.min_samples) for c in clips]
     truth = np.array([classes.index(c.labels[0]) for c in clips])
+    signals: list[np.ndarray] = []  # decoded once, when an SNR is not in the cache
     out = {}
     for snr in snr_db:
-        per_clip = []
-        for i, y in enumerate(signals):
-            rng = np.random.default_rng([seed, int(round(snr * 10)) + 1000, i])
-            arrays = extract_audio(add_noise(y, snr_db=snr, rng=rng), entry.features)
-            per_clip.append(clip_windows(arrays, entry, hop=evaluation_hop(entry)))
+        per_clip = [clip_windows(a, entry, hop=evaluation_hop(entry)) for a in noisy_features(clips, entry.features, snr, seed=seed, cache=cache, signals=signals)]  # fmt: skip
         inputs, clip_index = stack_windows(per_clip, entry)
         probs = mean_by_clip(scorer.probabilities(inputs), clip_index, len(clips))
         out[f"{snr:g}"] = float(np.mean(probs.argmax(axis=1) == truth))
     return out
+
+
+def noisy_features(
+    clips: list[Clip], config: FeatureConfig, snr: float, *, seed: int, cache: Path | None, signals: list[np.ndarray]
+) -> list[dict[str, np.ndarray]]:
+    """``extract_audio`` of every clip with white noise at ``snr`` dB (seeded by (seed, snr, i)), read from
+    ``cache/noisy-<config key>/snr<snr>-seed<seed>.npz`` when it holds these clips, else extracted and written
+    there (atomically). ``signals`` holds the decoded clips once one SNR has needed them. The file keeps each
+    field concatenated along time, ``lengths`` (frames per clip) and ``clip_ids``."""
+    path = None if cache is None else Path(cache) / f"noisy-{config.key}" / f"snr{snr:g}-seed{seed}.npz"
+    ids = np.array([c.clip_id for c in clips])
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            if np.array_equal(z["clip_ids"], ids):
+                bounds = np.cumsum(z["lengths"])[:-1]
+                fields = [f for f in z.files if f not in ("clip_ids", "lengths")]
+                split = {f: np.split(z[f], bounds, axis=-1) for f in fields}
+                return [{f: split[f][i] for f in fields} for i in range(len(clips))]
+    spec = config.frontend
+    if not signals:
+        signals.extend(audio.load_audio(c.path, sr=spec.sample_rate, min_samples=spec.min_samples) for c in clips)
+    arrays = []
+    for i, y in enumerate(signals):
+        rng = np.random.default_rng([seed, int(round(snr * 10)) + 1000, i])
+        arrays.append(extract_audio(add_noise(y, snr_db=snr, rng=rng), config))
+    if path is not None:
+        joined = {f: np.concatenate([a[f] for a in arrays], axis=-1) for f in arrays[0]}
+        lengths = np.array([a[spec.field].shape[-1] for a in arrays])
+        atomic_write(path, lambda f: np.savez(f, clip_ids=ids, lengths=lengths, **joined))
+    return arrays
 
 
 def inference_time(run_dir: Path, clips: list[Clip], cache: Path, *, repeats: int) -> dict:

@@ -95,7 +95,7 @@ def run_job(
     if "test" in job.measures:
         result["test"] = evaluate(run_dir, data, split="test", workers=workers, progress=progress)
     if "noise" in job.measures and test_clips:
-        result["noise"] = noise_accuracy(run_dir, test_clips, profile.snr_db)
+        result["noise"] = noise_accuracy(run_dir, test_clips, profile.snr_db, cache=cache)
     if "timing" in job.measures and test_clips:
         result["timing"] = inference_time(run_dir, test_clips, cache, repeats=profile.timing_repeats)
     if "embeddings" in job.measures and test_clips:
