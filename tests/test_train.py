@@ -75,6 +75,21 @@ def test_distributed_training_with_two_cpu_processes(tiny_dataset, tmp_path):
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == sorted(p.name for p in (tmp_path / "single").iterdir())
 
 
+def test_evaluate_of_the_shipped_model_writes_beside_the_user_not_into_the_package(tiny_dataset, tmp_path, monkeypatch, capsys):
+    from instrid.runtime import SHIPPED_RUN
+
+    data, _ = tiny_dataset
+    package_files = sorted(SHIPPED_RUN.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["evaluate", "--data", str(data), "--cache", str(tmp_path / "cache"), "--workers", "1"]) == 0
+    assert "musicnn on test" in capsys.readouterr().out
+    assert (tmp_path / "instrid-evaluation" / "confusion-test.png").stat().st_size > 0
+    assert json.loads((tmp_path / "instrid-evaluation" / "evaluation-test.json").read_text())["model"] == "musicnn"
+    assert main(["evaluate", "--data", str(data), "--out", str(tmp_path / "elsewhere"), "--cache", str(tmp_path / "cache")]) == 0
+    assert (tmp_path / "elsewhere" / "evaluation-test.json").exists()
+    assert sorted(SHIPPED_RUN.rglob("*")) == package_files
+
+
 def test_classical_baseline_trains_and_evaluates(tiny_dataset, tmp_path, capsys):
     data, _ = tiny_dataset
     run = train(data, tmp_path / "svm", TrainConfig(model="svm"), progress=False)

@@ -13,6 +13,8 @@ from pathlib import Path
 from .config import RUNTIMES
 from .errors import DataError, InstridError, ParameterError
 
+SHIPPED_EVALUATION = "instrid-evaluation"  # where `instrid evaluate` writes without --run or --out
+
 
 def _render(args) -> None:
     from .data import render_dataset
@@ -156,11 +158,14 @@ def _evaluate(args) -> None:
     from .evaluate import evaluate, save_evaluation
     from .metrics import table3
 
+    from .runtime import SHIPPED_RUN
+
+    run = args.run or SHIPPED_RUN  # the package's own folder is not written into
     result = evaluate(
-        args.run, args.data, split=args.split, cache=args.cache, device=args.device, runtime=args.runtime, workers=args.workers,
+        run, args.data, split=args.split, cache=args.cache, device=args.device, runtime=args.runtime, workers=args.workers,
         restrict=args.restrict,
     )
-    written = save_evaluation(result, args.run)
+    written = save_evaluation(result, args.out or args.run or Path(SHIPPED_EVALUATION))
     if args.json:
         print(json.dumps(result, indent=1))
         return
@@ -360,9 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_thresholds)
 
     p = commands.add_parser("evaluate", help="evaluate a run on a split: P/R/F1 tables, confusion matrix")
-    p.add_argument("--run", required=True, type=Path, help="run folder from `instrid train`")
+    p.add_argument("--run", type=Path, default=None, help="a run folder (default: the model shipped with instrid)")
     p.add_argument("--data", required=True, type=Path, help="dataset folder")
     p.add_argument("--split", default="test")
+    p.add_argument("--out", type=Path, default=None, help="where the metrics and the confusion matrix are written "
+                   f"(default: the run folder; for the shipped model ./{SHIPPED_EVALUATION})")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--restrict", action="store_true", help="predict only among the classes present in the split (e.g. real-notes)")
     inference_options(p)

@@ -75,14 +75,14 @@ def evaluate(
     return result
 
 
-def save_evaluation(result: dict, run_dir: str | Path) -> dict[str, Path]:
-    """Write ``evaluate``'s result into the run folder: ``evaluation-SPLIT.json`` and, for single-label clips,
-    the confusion matrix ``confusion-SPLIT.png``. Returns the paths written."""
-    split, run_dir = result["split"], Path(run_dir)
-    written = {"json": run_dir / f"evaluation-{split}.json"}
+def save_evaluation(result: dict, out: str | Path) -> dict[str, Path]:
+    """Write ``evaluate``'s result into the folder ``out`` (a run folder, or any other): ``evaluation-SPLIT.json``
+    and, for single-label clips, the confusion matrix ``confusion-SPLIT.png``. Returns the paths written."""
+    split, out = result["split"], Path(out)
+    written = {"json": out / f"evaluation-{split}.json"}
     write_json(written["json"], result)
     if "single_label" in result:
-        written["confusion"] = run_dir / f"confusion-{split}.png"
+        written["confusion"] = out / f"confusion-{split}.png"
         plot_confusion(result["single_label"], written["confusion"], f"{result['model']} on {split}")
     return written
 
