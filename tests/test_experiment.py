@@ -1,20 +1,21 @@
 import json
 import re
 
+import numpy as np
 import pytest
 
 from instrid import cli
-from instrid.data import load_dataset
+from instrid.data import Clip, load_dataset
 from instrid.dataset import task_clips
 from instrid.errors import CheckpointError, ParameterError
-from instrid.experiment import run_experiment
+from instrid.experiment import measures, run_experiment
 from instrid.experiment import runner as experiment_runner
-from instrid.experiment import measures
 from instrid.experiment.measures import noise_accuracy
-from instrid.models.hssanet import FEATURES as HSSANET_FEATURES
-from instrid.experiment.report import write_report
 from instrid.experiment.plan import FIGURE5_OPTIMIZERS, PROFILES, jobs_of, profile_with
+from instrid.experiment.report import write_report
 from instrid.experiment.stats import equivalent, mean_std, pm, verdict
+from instrid.extraction import extract_audio
+from instrid.models.hssanet import FEATURES as HSSANET_FEATURES
 
 
 def test_mean_std_and_verdicts_by_hand():
@@ -142,15 +143,39 @@ def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(ti
     quiet = noise_accuracy(out / "runs" / "hssanet-seed0", clips, (300,))
     assert quiet["300"] == run["test"]["single_label"]["accuracy"]
     # the experiment kept the noisy features of its front end; another run with that front end reads them
-    noisy = sorted((data / "features" / f"noisy-{HSSANET_FEATURES.key}").glob("*.npz"))
+    noisy = sorted((data / "features" / f"noisy{measures.NOISE_VERSION}-{HSSANET_FEATURES.key}").glob("*.npz"))
     assert [p.name for p in noisy] == ["snr0-seed0.npz", "snr10-seed0.npz", "snr30-seed0.npz"]
     with monkeypatch.context() as m:
         m.setattr(measures, "extract_audio", lambda *a, **k: pytest.fail("extracted again"))
         again = noise_accuracy(out / "runs" / "hssanet_no_attention-seed0", clips, (30, 10, 0), cache=data / "features")
     assert again == results["hssanet_no_attention-seed0"]["noise"]
-    # a cache written for other clips is not used for these
-    other = noise_accuracy(out / "runs" / "hssanet-seed0", clips[1:], (30,), cache=data / "features")
-    assert other == noise_accuracy(out / "runs" / "hssanet-seed0", clips[1:], (30,))
+
+
+def test_noisy_features_read_from_the_cache_are_those_extracted(tmp_path, monkeypatch):
+    from instrid.models.cross_attention import FEATURES as PITCH_FEATURES  # mel, f0 (NaN where unvoiced), voiced_prob
+
+    sr = PITCH_FEATURES.frontend.sample_rate
+    t = np.arange(int(2.5 * sr)) / sr
+    audio = [np.sin(2 * np.pi * 220 * t[:n]).astype(np.float32) for n in (len(t), sr, sr // 2)]
+    clips = [Clip(f"c{i}", tmp_path / f"c{i}.flac", ("vio",), "test") for i in range(3)]
+    extracted = []
+    monkeypatch.setattr(measures, "extract_audio", lambda *a: extracted.append(1) or extract_audio(*a))
+    fresh = measures.noisy_features(clips, lambda: audio, PITCH_FEATURES, 20, seed=0)
+    written = measures.noisy_features(clips, lambda: audio, PITCH_FEATURES, 20, seed=0, cache=tmp_path)
+    assert len(extracted) == 6
+    read = measures.noisy_features(clips, lambda: pytest.fail("decoded again"), PITCH_FEATURES, 20, seed=0, cache=tmp_path)
+    assert len(extracted) == 6  # read, not extracted
+    for a, b, c in zip(fresh, written, read):
+        assert a.keys() == c.keys() == {"mel", "f0", "voiced_prob"}
+        for field in a:
+            np.testing.assert_array_equal(a[field], b[field])
+            np.testing.assert_array_equal(a[field], c[field])
+    assert [r["mel"].shape[-1] for r in read] == [r["mel"].shape[-1] for r in fresh] and len({r["mel"].shape[-1] for r in read}) == 3
+    # a cache written for other clips is not used for these, nor one of another SNR
+    measures.noisy_features(clips[1:], lambda: audio[1:], PITCH_FEATURES, 20, seed=0, cache=tmp_path)
+    assert len(extracted) == 8
+    measures.noisy_features(clips, lambda: audio, PITCH_FEATURES, 10, seed=0, cache=tmp_path)
+    assert len(extracted) == 11
 
 
 def test_experiment_cli_rejects_bad_settings(tiny_dataset, tmp_path, capsys):

@@ -79,7 +79,10 @@ def test_evaluate_of_the_shipped_model_writes_beside_the_user_not_into_the_packa
     from instrid.runtime import SHIPPED_RUN
 
     data, _ = tiny_dataset
-    package_files = sorted(SHIPPED_RUN.rglob("*"))
+    def package_files():
+        return sorted((p, p.stat().st_size, p.stat().st_mtime_ns) for p in SHIPPED_RUN.rglob("*"))
+
+    before = package_files()
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--data", str(data), "--cache", str(tmp_path / "cache"), "--workers", "1"]) == 0
     assert "musicnn on test" in capsys.readouterr().out
@@ -87,7 +90,11 @@ def test_evaluate_of_the_shipped_model_writes_beside_the_user_not_into_the_packa
     assert json.loads((tmp_path / "instrid-evaluation" / "evaluation-test.json").read_text())["model"] == "musicnn"
     assert main(["evaluate", "--data", str(data), "--out", str(tmp_path / "elsewhere"), "--cache", str(tmp_path / "cache")]) == 0
     assert (tmp_path / "elsewhere" / "evaluation-test.json").exists()
-    assert sorted(SHIPPED_RUN.rglob("*")) == package_files
+    assert package_files() == before
+    # an install without the shipped model says so, and what to pass instead
+    monkeypatch.setattr("instrid.runtime.SHIPPED_RUN", tmp_path / "no-model")
+    assert main(["evaluate", "--data", str(data)]) == 1
+    assert "ships no model; pass --run" in capsys.readouterr().err
 
 
 def test_classical_baseline_trains_and_evaluates(tiny_dataset, tmp_path, capsys):

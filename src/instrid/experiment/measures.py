@@ -3,7 +3,9 @@ and the embeddings of the weights kept at several epochs (with their t-SNE map).
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from ..scorer import to_device
 from ..store import ensure_features
 from ..windows import clip_windows, evaluation_hop, load_windows, mean_by_clip, normalise, stack_windows
 
+NOISE_VERSION = 1  # in the noisy-feature cache's folder name: bump when the noise or its seeding changes
+
 
 def noise_accuracy(
     run_dir: Path, clips: list[Clip], snr_db: tuple[float, ...], *, seed: int = 0, cache: Path | None = None
@@ -32,24 +36,33 @@ def noise_accuracy(
     scorer, run = load_scorer(run_dir)
     entry, classes = scorer.entry, run["labels"]
     truth = np.array([classes.index(c.labels[0]) for c in clips])
-    signals: list[np.ndarray] = []  # decoded once, when an SNR is not in the cache
+    spec = entry.features.frontend
+
+    @functools.cache
+    def signals() -> list[np.ndarray]:  # decoded once, and only when an SNR is not in the cache
+        return [audio.load_audio(c.path, sr=spec.sample_rate, min_samples=spec.min_samples) for c in clips]
+
     out = {}
     for snr in snr_db:
-        per_clip = [clip_windows(a, entry, hop=evaluation_hop(entry)) for a in noisy_features(clips, entry.features, snr, seed=seed, cache=cache, signals=signals)]  # fmt: skip
-        inputs, clip_index = stack_windows(per_clip, entry)
+        arrays = noisy_features(clips, signals, entry.features, snr, seed=seed, cache=cache)
+        inputs, clip_index = stack_windows([clip_windows(a, entry, hop=evaluation_hop(entry)) for a in arrays], entry)
         probs = mean_by_clip(scorer.probabilities(inputs), clip_index, len(clips))
         out[f"{snr:g}"] = float(np.mean(probs.argmax(axis=1) == truth))
     return out
 
 
 def noisy_features(
-    clips: list[Clip], config: FeatureConfig, snr: float, *, seed: int, cache: Path | None, signals: list[np.ndarray]
-) -> list[dict[str, np.ndarray]]:
-    """``extract_audio`` of every clip with white noise at ``snr`` dB (seeded by (seed, snr, i)), read from
-    ``cache/noisy-<config key>/snr<snr>-seed<seed>.npz`` when it holds these clips, else extracted and written
-    there (atomically). ``signals`` holds the decoded clips once one SNR has needed them. The file keeps each
-    field concatenated along time, ``lengths`` (frames per clip) and ``clip_ids``."""
-    path = None if cache is None else Path(cache) / f"noisy-{config.key}" / f"snr{snr:g}-seed{seed}.npz"
+    clips: list[Clip], signals: Callable[[], list[np.ndarray]], config: FeatureConfig, snr: float, *, seed: int,
+    cache: Path | None = None,
+) -> list[dict[str, np.ndarray]]:  # fmt: skip
+    """``extract_audio`` of every clip's audio (``signals()``: the clips decoded at the front end's rate) with
+    white noise at ``snr`` dB, seeded by (seed, snr, i). With ``cache``, read from
+    ``cache/noisy<NOISE_VERSION>-<config key>/snr<snr>-seed<seed>.npz`` when it holds these clips, else extracted
+    and written there atomically: each field concatenated along time, ``lengths`` (frames per clip) and
+    ``clip_ids``. A waveform front end is not cached (its "features" are the noisy audio itself)."""
+    spec = config.frontend
+    cached = cache is not None and clips and spec.field != "wave"
+    path = Path(cache) / f"noisy{NOISE_VERSION}-{config.key}" / f"snr{snr:g}-seed{seed}.npz" if cached else None
     ids = np.array([c.clip_id for c in clips])
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:
@@ -58,16 +71,13 @@ def noisy_features(
                 fields = [f for f in z.files if f not in ("clip_ids", "lengths")]
                 split = {f: np.split(z[f], bounds, axis=-1) for f in fields}
                 return [{f: split[f][i] for f in fields} for i in range(len(clips))]
-    spec = config.frontend
-    if not signals:
-        signals.extend(audio.load_audio(c.path, sr=spec.sample_rate, min_samples=spec.min_samples) for c in clips)
     arrays = []
-    for i, y in enumerate(signals):
-        rng = np.random.default_rng([seed, int(round(snr * 10)) + 1000, i])
+    for i, y in enumerate(signals()):
+        rng = np.random.default_rng([seed, round(snr * 10) + 1000, i])
         arrays.append(extract_audio(add_noise(y, snr_db=snr, rng=rng), config))
     if path is not None:
-        joined = {f: np.concatenate([a[f] for a in arrays], axis=-1) for f in arrays[0]}
         lengths = np.array([a[spec.field].shape[-1] for a in arrays])
+        joined = {f: np.concatenate([a[f] for a in arrays], axis=-1) for f in arrays[0]}
         atomic_write(path, lambda f: np.savez(f, clip_ids=ids, lengths=lengths, **joined))
     return arrays
 
