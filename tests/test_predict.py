@@ -109,7 +109,7 @@ def test_output_formats_and_result_file_checks(tiny_run, write_audio, tmp_path, 
 
 
 def test_the_shipped_model_works_out_of_the_box(tiny_dataset, capsys):
-    from instrid.predict import SHIPPED_RUN
+    from instrid.runtime import SHIPPED_RUN
 
     weights = SHIPPED_RUN / "model.safetensors"
     assert weights.stat().st_size <= 5 * 2**20  # <= 5 MB

@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from .config import RUNTIMES
-from .errors import CheckpointError, DataError, InstridError, ParameterError
+from .errors import DataError, InstridError, ParameterError
 
 SHIPPED_EVALUATION = "instrid-evaluation"  # where `instrid evaluate` writes without --run or --out
 
@@ -157,13 +157,10 @@ def _train(args) -> None:
 def _evaluate(args) -> None:
     from .evaluate import evaluate, save_evaluation
     from .metrics import table3
-    from .runtime import SHIPPED_RUN
+    from .runtime import run_or_shipped
 
-    if args.run is None and not (SHIPPED_RUN / "run.json").is_file():
-        raise CheckpointError(f"{SHIPPED_RUN}: this install ships no model; pass --run RUN_DIR from `instrid train`")
-    run = args.run or SHIPPED_RUN
     result = evaluate(
-        run, args.data, split=args.split, cache=args.cache, device=args.device, runtime=args.runtime, workers=args.workers,
+        run_or_shipped(args.run), args.data, split=args.split, cache=args.cache, device=args.device, runtime=args.runtime, workers=args.workers,
         restrict=args.restrict,
     )
     written = save_evaluation(result, args.out or args.run or Path(SHIPPED_EVALUATION))  # never into the package

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from . import audio
-from .errors import CheckpointError
 from .extraction import extract_stream
 from .labels import full_name
-from .runtime import SHIPPED_RUN, load_scorer
+from .runtime import load_scorer, run_or_shipped
 from .thresholds import class_thresholds, named
 from .windows import evaluation_hop, excerpt_scores, windows_at
 
@@ -101,9 +100,7 @@ class Recognizer:
     def load(
         cls, run_dir: str | Path | None = None, *, device: str = "auto", runtime: str = "auto", threads: int | None = None
     ) -> Recognizer:
-        if run_dir is None and not (SHIPPED_RUN / "run.json").is_file():
-            raise CheckpointError(f"{SHIPPED_RUN}: this install ships no model; pass --run RUN_DIR from `instrid train`")
-        return cls(run_dir or SHIPPED_RUN, device=device, runtime=runtime, threads=threads)
+        return cls(run_or_shipped(run_dir), device=device, runtime=runtime, threads=threads)
 
     @property
     def device(self):

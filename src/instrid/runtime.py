@@ -32,6 +32,15 @@ ONNX_BATCH_SIZE = 4  # windows per call: as fast per window as 64, with a fifth 
 TORCH_EXTRA = "pip install 'instrid[torch]'"
 
 
+def run_or_shipped(run_dir: str | Path | None) -> Path:
+    """``run_dir``, or without one the model shipped in the package (a ``CheckpointError`` if this install has none)."""
+    if run_dir is not None:
+        return Path(run_dir)
+    if not (SHIPPED_RUN / "run.json").is_file():
+        raise CheckpointError(f"{SHIPPED_RUN}: this install ships no model; pass --run RUN_DIR from `instrid train`")
+    return SHIPPED_RUN
+
+
 def installed(*modules: str) -> bool:
     def found(module: str) -> bool:
         try:

@@ -61,7 +61,7 @@ def noisy_features(
     and written there atomically: each field concatenated along time, ``lengths`` (frames per clip) and
     ``clip_ids``. A waveform front end is not cached (its "features" are the noisy audio itself)."""
     spec = config.frontend
-    cached = cache is not None and clips and spec.field != "wave"
+    cached = cache is not None and bool(clips) and spec.field != "wave"
     path = Path(cache) / f"noisy{NOISE_VERSION}-{config.key}" / f"snr{snr:g}-seed{seed}.npz" if cached else None
     ids = np.array([c.clip_id for c in clips])
     if path is not None and path.exists():
