@@ -141,6 +141,21 @@ def test_the_shipped_model_names_no_instrument_for_test_signals(write_audio):
         assert p.labels == () and p.top.score < recognizer.threshold, (name, p.top)
 
 
+def test_the_naming_rule_and_a_threshold_given_in_its_place(recognizer):
+    rule = {"value": 0.5, "per_class": {c: 0.5 for c in recognizer.labels} | {"cla": 0.3}, "relative": 0.8}
+    named = Recognizer.__new__(Recognizer)
+    named.__dict__.update(vars(recognizer), run={**recognizer.run, "threshold": rule}, relative=0.8)
+    scores = dict.fromkeys(recognizer.labels, 0.0) | {"cel": 0.9, "vio": 0.6, "cla": 0.4, "pia": 0.2}
+    probs, silent = np.array([[scores[c] for c in recognizer.labels]] * 3), np.zeros(3, bool)  # (W, C)
+
+    def codes(threshold=None):
+        return [x.code for x in named.prediction(probs, silent, 4.5, path="x", threshold=threshold).labels]
+
+    assert codes() == ["cel"]  # violin and clarinet reach their own θ but not 0.8 x the cello's score
+    assert codes(threshold=0.3) == ["cel", "vio", "cla"]  # one θ for every class, and no predominance rule
+    assert codes(threshold=0.5) == ["cel", "vio"]  # the clarinet is under it (its own θ was 0.3)
+
+
 def test_silence_is_reported_as_silence(recognizer, write_audio, capsys):
     digital = write_audio("digital.wav", np.zeros(3 * 44_100, np.float32))
     hiss = write_audio("hiss.wav", np.random.default_rng(0).normal(0, 1e-4, 3 * 44_100).astype(np.float32))  # -80 dBFS

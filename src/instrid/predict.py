@@ -218,9 +218,10 @@ class Recognizer:
         probs = probs.copy()
         probs[silent] = 0.0
         thetas = class_thresholds(self.run["threshold"], self.labels, threshold)  # (C,)
+        relative = self.relative if threshold is None else 0.0  # a θ given replaces the run's whole naming rule
         scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent], self.scorer.activation)
         all_scores = tuple(LabelScore(c, full_name(c), round(float(x), 4)) for c, x in zip(self.labels, scores))
-        chosen = named(np.array([x.score for x in all_scores]), thetas, self.relative)[0]  # (C,) bool
+        chosen = named(np.array([x.score for x in all_scores]), thetas, relative)[0]  # (C,) bool
         ranked = [] if silent.all() else sorted(range(len(all_scores)), key=lambda i: -all_scores[i].score)
         fps = self.entry.features.frontend.frames_per_second
         return Prediction(
