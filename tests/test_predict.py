@@ -121,7 +121,7 @@ def test_the_shipped_model_works_out_of_the_box(tiny_dataset, capsys):
     excerpt = next(c for c in clips if c.task == "mix-long")
     assert main(["predict", str(excerpt.path), "--format", "json"]) == 0  # no --run: the shipped model
     (d,) = json.loads(capsys.readouterr().out)
-    assert d["top"]["code"] in IRMAS_CLASSES and all(x["score"] >= d["threshold"] for x in d["labels"])
+    assert d["top"]["code"] in IRMAS_CLASSES and all(x["score"] >= recognizer.thresholds[x["code"]] for x in d["labels"])
     assert max(d["scores"].values()) == d["top"]["score"] < 1.0  # each class's own probability: not rescaled to 1
 
 
@@ -138,13 +138,16 @@ def test_the_shipped_model_names_no_instrument_for_test_signals(write_audio):
     recognizer = Recognizer.load(device="cpu")
     for name, y in signals.items():
         p = recognizer.predict(write_audio(name, y.astype(np.float32), sr=sr))
-        assert p.labels == () and p.top.score < recognizer.threshold, (name, p.top)
+        assert p.labels == () and p.top.score < p.threshold == recognizer.thresholds[p.top.code], (name, p.top)
 
 
-def test_the_naming_rule_and_a_threshold_given_in_its_place(recognizer):
+def test_the_naming_rule_and_a_threshold_given_in_its_place(recognizer, tiny_run, tmp_path):
+    shutil.copytree(tiny_run, tmp_path / "run")
     rule = {"value": 0.5, "per_class": {c: 0.5 for c in recognizer.labels} | {"cla": 0.3}, "relative": 0.8}
-    named = Recognizer.__new__(Recognizer)
-    named.__dict__.update(vars(recognizer), run={**recognizer.run, "threshold": rule}, relative=0.8)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    (tmp_path / "run" / "run.json").write_text(json.dumps({**run, "threshold": rule}))
+    named = Recognizer.load(tmp_path / "run", device="cpu")
+    assert named.thresholds["cla"] == 0.3 and named.relative == 0.8
     scores = dict.fromkeys(recognizer.labels, 0.0) | {"cel": 0.9, "vio": 0.6, "cla": 0.4, "pia": 0.2}
     probs, silent = np.array([[scores[c] for c in recognizer.labels]] * 3), np.zeros(3, bool)  # (W, C)
 

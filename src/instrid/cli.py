@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(one row per file, one column per class)")  # fmt: skip
     p.add_argument("--timeline", action="store_true", help="also the scores of every window (which instrument when)")
     p.add_argument("--threshold", type=float, default=None, help="one theta on the file scores for every class, in place of the run's naming rule (default: "
-                   "the run's per-class thetas and predominance ratio)")
+                   "the run's naming rule)")
     p.add_argument("--out", type=Path, default=None, help="stream results to a .jsonl or .csv file (with --manifest: a "
                    "folder of Parquet files); a rerun skips the files in it")
     p.add_argument("--manifest", type=Path, default=None, help="instead of PATHS: a text file of paths or URLs (one per "

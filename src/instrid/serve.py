@@ -107,7 +107,7 @@ def create_app(recognizer: Recognizer, *, max_bytes: int = MAX_BYTES, max_second
     info = {
         "model": recognizer.entry.name,
         "labels": [{"code": x, "name": full_name(x)} for x in recognizer.labels],
-        "threshold": recognizer.threshold,
+        "threshold": recognizer.threshold,  # the theta of classes without their own
         "thresholds": recognizer.thresholds,  # each class's own theta
         "relative": recognizer.relative,  # a named class scores at least this times the best one
         "window_seconds": recognizer.entry.window_seconds,
