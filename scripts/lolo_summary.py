@@ -4,10 +4,12 @@ libraries, and the accuracy pooled over the recorded libraries' clips (for the f
 real samples each scored with its source left out), each class's top-1 pooled over the folds' clips, and, for
 a sigmoid run, the precision and recall on the held-out mixtures (the mixtures that use a fold's library, each
 part from it a positive and each class not in the mixture a negative, named by the fold's own rule; pooled over
-the folds) and how often each class is named in one it is not in; then mean ± std over the folders.
+the folds) and how often each class is named in one it is not in; with ``--theta``, every held-out clip named
+by that one θ and by the rule the lolo chose; then mean ± std over the folders.
 
     python scripts/lolo_summary.py runs/lolo-s0 runs/lolo-s1 runs/lolo-s2 --leave-out instrid-singing
     python scripts/lolo_summary.py runs/more-mixtures-s0 --leave-out instrid-singing --same-mixtures-as runs/lolo-s0
+    python scripts/lolo_summary.py runs/lolo-s0 runs/lolo-s1 --theta 0.3
 """
 
 import argparse
@@ -19,7 +21,7 @@ import numpy as np
 from instrid.checkpoint import read_run
 from instrid.data.render import LIBRARIES
 from instrid.libraries import HELD_OUT_FILE, RESULT_FILE
-from instrid.thresholds import class_thresholds, counts, named, precision_recall
+from instrid.thresholds import counts, f1, named_by_rule, precision_recall
 
 
 def held_out_mixtures(fold: Path, n_clips: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +42,22 @@ def same_mixtures(fold: Path, n_clips: int, other: Path, other_clips: int) -> tu
     return labels, scores[:m], targets[:m]
 
 
-def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> dict[str, float]:
+def rule_against_theta(folder: Path, names, theta: float) -> dict[str, float]:
+    """Precision, recall and micro F1 over every held-out clip of the folds ``names`` (single clips and the
+    held-out parts of mixtures), named by one ``theta`` and by the rule the lolo chose (its ``lolo.json``)."""
+    rule = json.loads((folder / RESULT_FILE).read_text())["threshold"]
+    held = [np.load(folder / name / HELD_OUT_FILE) for name in names]
+    labels, scores, targets = held[0]["labels"], *(np.concatenate([h[k] for h in held]) for k in ("scores", "targets"))
+    out = {}
+    for how, chosen in ((f"one theta {theta:g}", scores >= theta), ("the folds' rule", named_by_rule(scores, rule, labels))):
+        tp, fp, fn = counts(chosen, targets)
+        precision, recall = precision_recall(tp, fp, fn)
+        out |= {f"held-out clips, {how}: precision": precision, f"held-out clips, {how}: recall": recall,
+                f"held-out clips, {how}: micro F1": f1(tp, fp, fn)}  # fmt: skip
+    return out
+
+
+def figures(folder: Path, leave_out: set[str], same_as: Path | None = None, theta: float | None = None) -> dict[str, float]:
     results = json.loads((folder / RESULT_FILE).read_text())["libraries"]
     results = {name: r for name, r in results.items() if name not in leave_out}
     soundfonts = [r for name, r in results.items() if name in LIBRARIES]
@@ -67,7 +84,7 @@ def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> d
             if labels is not None and list(fold_labels) != list(labels):
                 raise SystemExit(f"{folder / name}: its classes are not those of the other folds")
             labels, rule = fold_labels, read_run(folder / name)["threshold"]
-            chosen = named(scores, class_thresholds(rule, labels), rule.get("relative", 0.0))
+            chosen = named_by_rule(scores, rule, labels)
             tp, fp, fn = (a + b for a, b in zip((tp, fp, fn), counts(chosen, targets)))  # each (C,)
             negatives = negatives + np.sum(targets == 0, axis=0)
         precision, recall = precision_recall(tp, fp, fn)
@@ -80,6 +97,7 @@ def figures(folder: Path, leave_out: set[str], same_as: Path | None = None) -> d
         "recorded clips, pooled": sum(r["accuracy"] * r["clips"] for r in recorded) / sum(r["clips"] for r in recorded),
         **{f"class {code}, pooled": right[code] / total[code] for code in sorted(total)},
         **mixtures,
+        **(rule_against_theta(folder, results, theta) if theta is not None else {}),
     }
 
 
@@ -95,9 +113,10 @@ def main():
         help="count only the held-out mixtures this lolo folder scored "
         "(to compare runs whose extra data adds mixtures after the same folders)",
     )
+    parser.add_argument("--theta", type=float, help="also every held-out clip named by this one θ and by the folds' rule")
     args = parser.parse_args()
     leave_out = {name for names in args.leave_out for name in names.split(",")}
-    rows = [figures(folder, leave_out, args.same_mixtures_as) for folder in args.folders]
+    rows = [figures(folder, leave_out, args.same_mixtures_as, args.theta) for folder in args.folders]
     for name in dict.fromkeys(key for row in rows for key in row):
         if any(name not in row for row in rows):
             print(

@@ -14,7 +14,7 @@ import numpy as np
 from instrid.data import load_dataset
 from instrid.labels import full_name
 from instrid.predict import Recognizer
-from instrid.thresholds import class_thresholds, counts, named, precision_recall
+from instrid.thresholds import counts, named_by_rule, precision_recall
 
 THETAS = (0.2, 0.3, 0.4, 0.5)
 
@@ -36,7 +36,7 @@ def main():
     top = np.argsort(-scores, axis=1)
     found = sum(present[i, top[i, : k[i]]].sum() for i in range(len(clips)))
     print(f"the top k classes, k the true count: {found / present.sum():.1%} found (and right)")
-    chosen = named(scores, class_thresholds(recognizer.run["threshold"], recognizer.labels), recognizer.relative)
+    chosen = named_by_rule(scores, recognizer.run["threshold"], recognizer.labels)
     print("named in a mixture it is not in (by the run's own rule, as instrid predict names):")
     for c, code in enumerate(recognizer.labels):
         print(f"  {full_name(code):<18}{np.mean(chosen[~present[:, c], c]):6.1%}")

@@ -1,5 +1,5 @@
 """How a model does on each source of a ``labels.csv`` set of single-instrument recordings (``real-samples``):
-top-1, the right name among its names, a wrong name among them, and no name at all, per source and class,
+top-1, the right name among its names, a wrong name among them, and no name at all, per source and class and over all,
 each file scored as ``instrid predict`` scores it. A source is what ``instrid lolo`` leaves out: the library
 named by the ``source`` column (``data.layouts.library_of``). Files that cannot be read are listed and left out.
 
@@ -39,15 +39,17 @@ def main():
     print(
         f"{'source':<28}{'class':<6}{'files':>6}{'top-1':>12}{'right named':>14}{'wrong named':>14}{'unnamed':>9}  top-1 answers"
     )
-    for (source, label), results in sorted(rows.items()):
+    table = [(source, label, [(label, first, named) for first, named in rows[source, label]]) for source, label in sorted(rows)]
+    table.append(("all", "", [result for *_, results in table for result in results]))  # (truth, top-1, named) per file
+    for source, label, results in table:
         n = len(results)
-        top = sum(first == label for first, _ in results)
-        right = sum(label in named for _, named in results)
-        wrong = sum(any(c != label for c in named) for _, named in results)
-        unnamed = sum(not named for _, named in results)
-        answers = ", ".join(f"{code} {k}" for code, k in Counter(first for first, _ in results).most_common())
+        top = sum(first == truth for truth, first, _ in results)
+        right = sum(truth in named for truth, _, named in results)
+        wrong = sum(any(c != truth for c in named) for truth, _, named in results)
+        unnamed = sum(not named for _, _, named in results)
+        answers = ", ".join(f"{code} {k}" for code, k in Counter(first for _, first, _ in results).most_common()) if label else ""
         print(
-            f"{source:<28}{label:<6}{n:>6}{top:>6} {top / n:>4.0%}{right:>8} {right / n:>4.0%}{wrong:>8} {wrong / n:>4.0%}{unnamed:>9}  {answers}"
+            f"{source:<28}{label:<6}{n:>6}{top:>6} {top / n:>4.0%}{right:>8} {right / n:>4.0%}{wrong:>8} {wrong / n:>4.0%}{unnamed:>9}  {answers}".rstrip()
         )
 
 

@@ -15,7 +15,7 @@ from .errors import DataError
 from .metrics import choose_threshold, multilabel_report, plot_confusion, single_label_report
 from .runtime import load_scorer
 from .store import PackedFeatures, ensure_features
-from .thresholds import class_thresholds, named
+from .thresholds import named_by_rule
 from .windows import evaluation_hop, excerpt_scores, load_windows, mean_by_clip
 
 DEFAULT_THRESHOLD = 0.5  # Han et al.'s theta, used when a dataset has no multi-label validation excerpts
@@ -70,7 +70,7 @@ def evaluate(
     if excerpts:
         scores, targets = excerpt_matrix(scorer, packed, excerpts, classes)
         spec = run["threshold"]
-        chosen = named(scores, class_thresholds(spec, classes), spec.get("relative", 0.0))
+        chosen = named_by_rule(scores, spec, classes)
         result["multi_label"] = {"threshold": spec, **multilabel_report(targets, chosen, classes)}
     return result
 

@@ -23,7 +23,7 @@ from . import audio
 from .extraction import extract_stream
 from .labels import full_name
 from .runtime import load_scorer, run_or_shipped
-from .thresholds import class_thresholds, named
+from .thresholds import class_thresholds, named_by_rule
 from .windows import evaluation_hop, excerpt_scores, windows_at
 
 SILENCE_DBFS = -60.0  # RMS level (dB re full scale) under which a window is silence: room tone, dither, fades
@@ -218,10 +218,9 @@ class Recognizer:
         probs = probs.copy()
         probs[silent] = 0.0
         thetas = class_thresholds(self.run["threshold"], self.labels, threshold)  # (C,)
-        relative = self.relative if threshold is None else 0.0  # a θ given replaces the run's whole naming rule
         scores = np.zeros(len(self.labels)) if silent.all() else excerpt_scores(probs[~silent], self.scorer.activation)
         all_scores = tuple(LabelScore(c, full_name(c), round(float(x), 4)) for c, x in zip(self.labels, scores))
-        chosen = named(np.array([x.score for x in all_scores]), thetas, relative)[0]  # (C,) bool
+        chosen = named_by_rule(np.array([x.score for x in all_scores]), self.run["threshold"], self.labels, threshold)[0]  # (C,)
         ranked = [] if silent.all() else sorted(range(len(all_scores)), key=lambda i: -all_scores[i].score)
         fps = self.entry.features.frontend.frames_per_second
         return Prediction(

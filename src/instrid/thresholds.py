@@ -31,6 +31,13 @@ def class_thresholds(spec: dict, labels: Sequence[str], override: float | None =
     return np.array([float(per_class.get(c, spec["value"])) for c in labels])
 
 
+def named_by_rule(scores: np.ndarray, spec: dict, labels: Sequence[str], override: float | None = None) -> np.ndarray:
+    """Which classes a run's naming rule (its ``threshold`` entry) names: ``scores`` (N, C) -> (N, C) bool.
+    ``override`` puts one θ on every class in place of the whole rule, its predominance ratio included."""
+    relative = 0.0 if override is not None else float(spec.get("relative", 0.0))
+    return named(scores, class_thresholds(spec, labels, override), relative)
+
+
 def named(scores: np.ndarray, thetas: np.ndarray, relative: float = 0.0) -> np.ndarray:
     """Which classes are named: ``scores`` (N, C) -> (N, C) bool. A class reaches its θ (``thetas``, (C,)) and
     ``relative`` times its row's best score."""
