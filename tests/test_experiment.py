@@ -1,5 +1,6 @@
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -123,6 +124,16 @@ def test_cross_attention_quick_profile_writes_every_table_and_figure_and_resumes
     # a run folder trained with other settings is refused, not silently reused
     with pytest.raises(CheckpointError, match="other settings"):
         run_experiment("cross-attention", data, out, profile="quick", seeds=1, epochs=1, progress=False)
+
+    # with only the committed report and none of its run folders (another machine), the jobs it records on the
+    # same data count as finished: nothing is trained and the report is the same; on other data they are not used
+    shutil.rmtree(out / "runs")
+    fresh = run_experiment("cross-attention", data, out, profile="quick", seeds=1, progress=False).read_text()
+    assert re.sub(r"- \*\*Time\*\*.*?\n.*?\n", "", fresh) == re.sub(r"- \*\*Time\*\*.*?\n.*?\n", "", report)
+    splits = json.loads((out / "results.json").read_text())["context"]["splits"]
+    assert experiment_runner.recorded_results(out, "cross-attention", splits).keys() == results.keys()
+    assert experiment_runner.recorded_results(out, "cross-attention", splits[1:]) == {}
+    assert experiment_runner.recorded_results(out, "hssanet", splits) == {}
 
 
 def test_hssanet_quick_profile_and_noise_at_negligible_level_matches_evaluate(tiny_dataset, tmp_path, monkeypatch):

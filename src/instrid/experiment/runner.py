@@ -2,7 +2,9 @@
 
 Resumable: each job's run folder is ``OUT/runs/JOB`` and its measurements ``OUT/runs/JOB/experiment.json``,
 written atomically when the job is complete; a second call skips complete jobs, resumes an interrupted
-training from its last epoch and refuses a run folder that was trained with other settings.
+training from its last epoch and refuses a run folder that was trained with other settings. A job measured
+before on the same data and recorded in ``OUT/results.json`` (a committed report, on a machine without its run
+folders) counts as complete too, so ``--models`` can add models to a report without training the others again.
 """
 
 from __future__ import annotations
@@ -55,10 +57,11 @@ def run_experiment(
     if not (data / METADATA_FILE).exists() and data == Path(f"data/{settings.data_size}"):
         render_dataset(data, size=settings.data_size, seed=0, workers=workers, progress=progress)
     clips = load_dataset(data)
+    recorded = recorded_results(out, name, split_summary(clips))
     for i, job in enumerate(jobs, 1):
         print(f"instrid experiment {name}: [{i}/{len(jobs)}] {job.name}", flush=True)
-        run_job(job, data, out / "runs", clips, settings, workers=workers, progress=progress)
-    results = {job.name: r for job in plan if (r := finished_result(job, out / "runs")) is not None}
+        run_job(job, data, out / "runs", clips, settings, recorded=recorded, workers=workers, progress=progress)
+    results = {job.name: r for job in plan if (r := finished_result(job, out / "runs", recorded)) is not None}
     context = {
         "experiment": name,
         "data": str(data),
@@ -76,11 +79,11 @@ def run_experiment(
 
 
 def run_job(
-    job: Job, data: Path, runs: Path, clips: list[Clip], profile: Profile, *, workers=None, progress=True
+    job: Job, data: Path, runs: Path, clips: list[Clip], profile: Profile, *, recorded=None, workers=None, progress=True
 ) -> dict:
     """Train ``job`` (or find it trained) and take its measurements; returns (and saves) its results."""
     run_dir = runs / job.name
-    if (result := finished_result(job, runs)) is not None:
+    if (result := finished_result(job, runs, recorded)) is not None:
         return result
     started = time.perf_counter()
     run = trained_run(job, data, run_dir, workers=workers, progress=progress)
@@ -107,13 +110,26 @@ def run_job(
     return result
 
 
-def finished_result(job: Job, runs: Path) -> dict | None:
-    """The saved results of ``job`` in ``runs/JOB``, or None when it has not finished with these settings."""
+def finished_result(job: Job, runs: Path, recorded: dict | None = None) -> dict | None:
+    """The saved results of ``job`` in ``runs/JOB`` (else in ``recorded``, see ``recorded_results``), or None when
+    it has not finished with these settings."""
     saved = runs / job.name / RESULT_FILE
-    if not saved.exists():
-        return None
-    result = json.loads(saved.read_text())
-    return result if result["job"] == job.to_dict() else None
+    result = json.loads(saved.read_text()) if saved.exists() else (recorded or {}).get(job.name)
+    return result if result is not None and result["job"] == job.to_dict() else None
+
+
+def recorded_results(out: Path, experiment: str, splits: list[dict]) -> dict:
+    """The jobs of ``out/results.json`` when it records ``experiment`` on data with exactly these ``splits``
+    (clip counts by task, split and source); {} when there is none, or it was measured on other data."""
+    try:
+        raw = json.loads((out / "results.json").read_text())
+        context, jobs = raw["context"], raw["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if context.get("experiment") != experiment or context.get("splits") != splits:
+        print(f"{out / 'results.json'}: measured on other data than this; its jobs are not reused", flush=True)
+        return {}
+    return jobs
 
 
 def trained_run(job: Job, data: Path, run_dir: Path, *, workers=None, progress=True) -> dict:
